@@ -1,0 +1,67 @@
+"""Channels, scopes and the principal a request acts as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    APP = "app"
+    POS = "pos"
+    CALLCENTER = "callcenter"
+    MARKETPLACE = "marketplace"
+    ADMIN = "admin"
+
+
+# Scopes are "<resource>:<action>"; "*" grants everything (head-office admin keys).
+SCOPES: dict[str, str] = {
+    "catalog:read": "read products, variants and prices",
+    "catalog:write": "create and change products, variants and prices; import catalogue CSV",
+    "locations:read": "read stores, warehouses and relay points",
+    "locations:write": "create and change locations",
+    "inventory:read": "read stock levels, availability and the movement ledger",
+    "inventory:reserve": "reserve, release and fulfil stock",
+    "inventory:write": "receive, adjust and transfer stock; import stock CSV",
+    "events:read": "read the event feed",
+    "webhooks:manage": "register webhooks, read deliveries, redeliver",
+    "keys:manage": "create and revoke API keys",
+}
+
+_READ = ["catalog:read", "locations:read", "inventory:read"]
+DEFAULT_SCOPES: dict[Channel, list[str]] = {
+    Channel.WEB: [*_READ, "inventory:reserve"],
+    Channel.APP: [*_READ, "inventory:reserve"],
+    Channel.POS: [*_READ, "inventory:reserve", "inventory:write"],
+    Channel.CALLCENTER: [*_READ, "inventory:reserve"],
+    Channel.MARKETPLACE: [*_READ, "inventory:reserve"],
+    Channel.ADMIN: ["*"],
+}
+
+
+def check_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s != "*" and s not in SCOPES]
+    if unknown:
+        from omnicanal.shared.errors import InvalidInput
+
+        raise InvalidInput(
+            f"Unknown scope(s) {', '.join(unknown)}; known scopes: {', '.join(SCOPES)} or '*'.",
+            field="scopes",
+        )
+    return sorted(set(scopes))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    name: str
+    channel: Channel
+    scopes: frozenset[str]
+    store_id: str | None = None  # a store-associate key acts for this store only
+
+    def has_scope(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
+
+    def may_act_on_store(self, location_id: str) -> bool:
+        return self.store_id is None or self.store_id == location_id

@@ -1,0 +1,1 @@
+"""Catalogue: products, variants (SKUs), channel assortment and base prices."""

@@ -1,0 +1,119 @@
+"""The ``omnicanal`` command line."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omnicanal.settings import get_settings
+from omnicanal.storage.database import Database
+
+app = typer.Typer(help="omnicanal: unified commerce for every channel.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+
+def _database() -> Database:
+
+    settings = get_settings()
+    return Database(settings.database_url, pool_size=settings.db_pool_size)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from omnicanal.storage.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    console.print("[green]database is up to date[/green]")
+
+
+@db_app.command("revision")
+def db_revision(message: str = typer.Option(..., "-m", help="What the migration does.")) -> None:
+    """(developers) Autogenerate a migration from the tables."""
+    from omnicanal.storage.migrate import revision
+
+    revision(get_settings().database_url, message)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option(..., help="Who uses the key, e.g. 'Web shop'."),
+    channel: str = typer.Option(..., help="web, app, pos, callcenter, marketplace or admin."),
+    scope: list[str] = typer.Option(None, help="Repeat for each scope; default: the channel's."),
+    store: str | None = typer.Option(None, help="Bind the key to one store (location id)."),
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from omnicanal.auth.service import create_key
+
+    db = _database()
+    with db.uow() as uow:
+        created = create_key(uow, name=name, channel=channel, scopes=scope or None, store_id=store)
+    console.print(f"key id: {created.principal.key_id}")
+    console.print(f"scopes: {', '.join(sorted(created.principal.scopes))}")
+    console.print("secret (shown once, store it now):")
+    print(created.secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never their secrets)."""
+    from sqlalchemy import select
+
+    from omnicanal.auth.tables import ApiKeyRow
+
+    db = _database()
+    table = Table("id", "name", "prefix", "channel", "store", "revoked")
+    with db.read() as session:
+        for row in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)):
+            table.add_row(
+                row.id,
+                row.name,
+                row.prefix + "…",
+                row.channel,
+                row.store_id or "",
+                "yes" if row.revoked_at else "",
+            )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key."""
+    from omnicanal.auth.service import revoke_key
+
+    with _database().uow() as uow:
+        revoke_key(uow, key_id)
+    console.print(f"revoked {key_id}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(int(os.environ.get("PORT", "8000"))),
+    workers: int = typer.Option(1, help="API worker processes (PostgreSQL for more than one)."),
+) -> None:
+    """Apply migrations and serve the API."""
+    import uvicorn
+
+    from omnicanal.storage.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    uvicorn.run(
+        "omnicanal.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Events: the transactional outbox, the dispatcher, the feed and webhooks."""

@@ -1,0 +1,1 @@
+"""Idempotent channel writes: a retried request with the same key changes nothing."""

@@ -1,0 +1,1 @@
+"""Inventory: stock levels per SKU and location, the movement ledger, reservations, transfers."""

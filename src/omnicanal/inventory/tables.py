@@ -1,0 +1,1 @@
+"""Inventory tables (levels, ledger, reservations, transfers)."""

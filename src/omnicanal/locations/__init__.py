@@ -1,0 +1,1 @@
+"""Locations: stores, warehouses and relay points, with coordinates and capabilities."""

@@ -1,0 +1,44 @@
+"""Runtime settings, read from the environment (prefix ``OMNICANAL_``) and ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNICANAL_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{Path('var') / 'omnicanal.db'}",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    db_pool_size: int = 20
+    sql_echo: bool = False
+
+    # Inventory
+    default_reservation_ttl_minutes: int = 30
+    default_low_stock_threshold: int = 2
+    sweeper_interval_seconds: float = 15.0
+
+    # Events and webhooks
+    dispatcher_poll_seconds: float = 0.5
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_seconds: float = 10.0
+    consumer_max_attempts: int = 5
+    run_background_workers: bool = True
+
+    # API
+    idempotency_required_channels: list[str] = ["pos", "app"]
+    idempotency_retention_hours: int = 48
+    api_key_cache_seconds: float = 10.0
+    public_base_url: str = "http://127.0.0.1:8000"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Shared kernel: identifiers, money, time, errors and geography used by every context."""

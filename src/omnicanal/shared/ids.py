@@ -1,0 +1,44 @@
+"""Prefixed, time-sortable identifiers (``ord_01J…``): a reader knows what an id names."""
+
+from __future__ import annotations
+
+import os
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
+
+PREFIXES = frozenset(
+    {
+        "prd",  # product
+        "var",  # variant
+        "loc",  # location
+        "res",  # reservation
+        "mov",  # stock movement
+        "trf",  # transfer
+        "evt",  # event
+        "key",  # API key
+        "whk",  # webhook endpoint
+        "dlv",  # webhook delivery
+        "imp",  # import run
+        "ord",  # order
+        "cus",  # customer
+        "crt",  # cart
+        "ret",  # return
+    }
+)
+
+
+def new_id(prefix: str) -> str:
+    """A 26-character ULID-style id (48-bit milliseconds + 80 random bits) after ``prefix_``."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def has_prefix(value: str, prefix: str) -> bool:
+    return value.startswith(prefix + "_")

@@ -1,0 +1,17 @@
+"""Imports every context's tables so ``Base.metadata`` knows them all (migrations, tests)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+
+def load_all_tables() -> MetaData:
+    from omnicanal.auth import tables as _auth  # noqa: F401
+    from omnicanal.catalog import tables as _catalog  # noqa: F401
+    from omnicanal.events import tables as _events  # noqa: F401
+    from omnicanal.idempotency import tables as _idempotency  # noqa: F401
+    from omnicanal.inventory import tables as _inventory  # noqa: F401
+    from omnicanal.locations import tables as _locations  # noqa: F401
+    from omnicanal.storage.base import Base
+
+    return Base.metadata
