@@ -82,7 +82,7 @@ def read_csv(text: str, *, required: Iterable[str], kind: str) -> list[CsvRow]:
     for index, raw in enumerate(reader, start=2):
         values = {(k or "").strip(): (v or "") for k, v in raw.items() if k is not None}
         if None in raw:
-            values["__extra__"] = ",".join(raw[None])  # type: ignore[index]
+            values["__extra__"] = ",".join(raw[None])
         rows.append(CsvRow(index, values))
     return rows
 
