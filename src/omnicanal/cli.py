@@ -115,5 +115,49 @@ def serve(
     )
 
 
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(int(os.environ.get("PORT", "8000"))),
+    skus: int = typer.Option(2400, help="How many SKUs the demo catalogue holds."),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve once loaded."),
+) -> None:
+    """Load the demo retailer (once) and serve it: 24 stores, 2 warehouses, 2,400 SKUs."""
+    import time
+
+    from omnicanal.demo.keys import DEMO_KEYS, create_demo_keys
+    from omnicanal.demo.seed import is_seeded, seed_retailer
+    from omnicanal.storage.migrate import upgrade
+
+    settings = get_settings()
+    started = time.perf_counter()
+    upgrade(settings.database_url)
+    db = _database()
+    if is_seeded(db):
+        console.print(f"demo retailer already loaded in {settings.database_url}")
+    else:
+        report = seed_retailer(db, skus=skus)
+        create_demo_keys(db)
+        console.print(
+            f"loaded {report.locations} locations, {report.products} products, "
+            f"{report.variants} SKUs, {report.levels} stock levels ({report.units} units) "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+    db.dispose()
+    table = Table("channel", "key", "for", title="Demo API keys (Authorization: Bearer …)")
+    for secret, name, channel, _bound in DEMO_KEYS:
+        table.add_row(channel, secret, name)
+    console.print(table)
+    base = f"http://{host}:{port}"
+    console.print(
+        f"API docs: {base}/docs   try: curl -H 'Authorization: Bearer ock_demo_web' "
+        f"'{base}/v1/availability?sku=RUN-00000-BLA-42&lat=48.8566&lon=2.3522&radius_km=10'"
+    )
+    if serve_after:
+        import uvicorn
+
+        uvicorn.run("omnicanal.api.app:create_app", factory=True, host=host, port=port)
+
+
 if __name__ == "__main__":
     app()

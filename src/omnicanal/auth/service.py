@@ -37,7 +37,9 @@ def create_key(
     channel: str,
     scopes: list[str] | None = None,
     store_id: str | None = None,
+    secret: str | None = None,
 ) -> CreatedKey:
+    """Create a key. ``secret`` is for the demo's well-known keys; normally it is generated."""
     try:
         chan = Channel(channel)
     except ValueError:
@@ -51,7 +53,10 @@ def create_key(
 
         if uow.session.get(LocationRow, store_id) is None:
             raise NotFound(f"No location {store_id!r} to bind the key to.", field="store_id")
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    if secret is None:
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    elif not secret.startswith(KEY_PREFIX) or len(secret) < 12:
+        raise InvalidInput(f"A key must start with {KEY_PREFIX} and be at least 12 characters.")
     key_id = new_id("key")
     uow.session.add(
         ApiKeyRow(

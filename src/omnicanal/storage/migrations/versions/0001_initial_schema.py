@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 04:00:52.303582
+Create Date: 2026-11-23 04:06:38.571057
 """
 
 from __future__ import annotations
@@ -149,6 +149,57 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_products_title_lower"), ["title_lower"], unique=False)
 
     op.create_table(
+        "stock_movements",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("location_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("d_on_hand", sa.Integer(), nullable=False),
+        sa.Column("d_reserved", sa.Integer(), nullable=False),
+        sa.Column("d_committed", sa.Integer(), nullable=False),
+        sa.Column("d_damaged", sa.Integer(), nullable=False),
+        sa.Column("d_incoming", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=True),
+        sa.Column("reference_type", sa.String(length=30), nullable=True),
+        sa.Column("reference_id", sa.String(length=64), nullable=True),
+        sa.Column("reservation_id", sa.String(length=40), nullable=True),
+        sa.Column("actor", sa.String(length=60), nullable=True),
+        sa.Column("occurred_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_stock_movements")),
+        sa.UniqueConstraint("id", name=op.f("uq_stock_movements_id")),
+    )
+    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_stock_movements_sku_location", ["sku", "location_id", "seq"], unique=False
+        )
+
+    op.create_table(
+        "transfers",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("from_location_id", sa.String(length=40), nullable=False),
+        sa.Column("to_location_id", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=True),
+        sa.Column("created_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("shipped_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["from_location_id"],
+            ["locations.id"],
+            name=op.f("fk_transfers_from_location_id_locations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["to_location_id"], ["locations.id"], name=op.f("fk_transfers_to_location_id_locations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_transfers")),
+    )
+    op.create_table(
         "variants",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("product_id", sa.String(length=40), nullable=False),
@@ -189,11 +240,94 @@ def upgrade() -> None:
     with op.batch_alter_table("base_prices", schema=None) as batch_op:
         batch_op.create_index("ix_base_prices_currency", ["currency"], unique=False)
 
+    op.create_table(
+        "reservations",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("owner_type", sa.String(length=20), nullable=False),
+        sa.Column("owner_id", sa.String(length=64), nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("location_id", sa.String(length=40), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=True),
+        sa.Column("expires_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_reservations_positive_quantity")),
+        sa.ForeignKeyConstraint(
+            ["location_id"], ["locations.id"], name=op.f("fk_reservations_location_id_locations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sku"], ["variants.sku"], name=op.f("fk_reservations_sku_variants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reservations")),
+    )
+    with op.batch_alter_table("reservations", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_reservations_active_expiry", ["status", "expires_at"], unique=False
+        )
+        batch_op.create_index("ix_reservations_owner", ["owner_type", "owner_id"], unique=False)
+
+    op.create_table(
+        "stock_levels",
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("location_id", sa.String(length=40), nullable=False),
+        sa.Column("on_hand", sa.Integer(), nullable=False),
+        sa.Column("reserved", sa.Integer(), nullable=False),
+        sa.Column("committed", sa.Integer(), nullable=False),
+        sa.Column("damaged", sa.Integer(), nullable=False),
+        sa.Column("safety_stock", sa.Integer(), nullable=False),
+        sa.Column("incoming", sa.Integer(), nullable=False),
+        sa.Column("low_stock_threshold", sa.Integer(), nullable=True),
+        sa.Column("updated_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "on_hand >= 0 AND reserved >= 0 AND committed >= 0 AND damaged >= 0 AND safety_stock >= 0 AND incoming >= 0",
+            name=op.f("ck_stock_levels_non_negative"),
+        ),
+        sa.CheckConstraint(
+            "reserved + committed + damaged <= on_hand", name=op.f("ck_stock_levels_within_on_hand")
+        ),
+        sa.ForeignKeyConstraint(
+            ["location_id"], ["locations.id"], name=op.f("fk_stock_levels_location_id_locations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sku"], ["variants.sku"], name=op.f("fk_stock_levels_sku_variants")
+        ),
+        sa.PrimaryKeyConstraint("sku", "location_id", name=op.f("pk_stock_levels")),
+    )
+    with op.batch_alter_table("stock_levels", schema=None) as batch_op:
+        batch_op.create_index("ix_stock_levels_location", ["location_id", "sku"], unique=False)
+
+    op.create_table(
+        "transfer_lines",
+        sa.Column("transfer_id", sa.String(length=40), nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("received_quantity", sa.Integer(), nullable=True),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_transfer_lines_positive_quantity")),
+        sa.ForeignKeyConstraint(
+            ["sku"], ["variants.sku"], name=op.f("fk_transfer_lines_sku_variants")
+        ),
+        sa.ForeignKeyConstraint(
+            ["transfer_id"], ["transfers.id"], name=op.f("fk_transfer_lines_transfer_id_transfers")
+        ),
+        sa.PrimaryKeyConstraint("transfer_id", "sku", name=op.f("pk_transfer_lines")),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("transfer_lines")
+    with op.batch_alter_table("stock_levels", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_levels_location")
+
+    op.drop_table("stock_levels")
+    with op.batch_alter_table("reservations", schema=None) as batch_op:
+        batch_op.drop_index("ix_reservations_owner")
+        batch_op.drop_index("ix_reservations_active_expiry")
+
+    op.drop_table("reservations")
     with op.batch_alter_table("base_prices", schema=None) as batch_op:
         batch_op.drop_index("ix_base_prices_currency")
 
@@ -203,6 +337,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_variants_product_id"))
 
     op.drop_table("variants")
+    op.drop_table("transfers")
+    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_movements_sku_location")
+
+    op.drop_table("stock_movements")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_products_title_lower"))
         batch_op.drop_index(batch_op.f("ix_products_category"))

@@ -1,0 +1,1 @@
+"""A demo retailer: French stores and warehouses, a fashion and sports catalogue, stock."""
