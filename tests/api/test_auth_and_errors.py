@@ -73,3 +73,25 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
     assert "/v1/keys" in spec["paths"]
     assert client.get("/docs").status_code == 200
     assert client.get("/health").json()["status"] == "ok"
+
+
+def test_key_list_is_paginated_and_searchable(client: TestClient, admin: dict[str, str]) -> None:
+    for n in range(5):
+        client.post(
+            "/v1/keys",
+            json={"name": f"Till {n}", "channel": "pos"},
+            headers={**admin, "Idempotency-Key": f"till-{n}"},
+        )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, "q": "till", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/keys", params=params, headers=admin).json()
+        seen += [k["name"] for k in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == [f"Till {n}" for n in range(5)]
+    bad = client.get("/v1/keys", params={"cursor": "garbage!"}, headers=admin)
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "cursor"

@@ -48,9 +48,7 @@ def test_demo_keys_are_created_for_every_channel(db: Database) -> None:
     seed_retailer(db, skus=50)
     created = create_demo_keys(db)
     assert {channel for channel, _, _ in created} == {k[2] for k in DEMO_KEYS}
-    assert {"web", "app", "pos", "callcenter", "marketplace", "admin"} <= {
-        c for c, _, _ in created
-    }
+    assert {"web", "app", "pos", "callcenter", "marketplace", "admin"} <= {c for c, _, _ in created}
 
 
 def test_gtin13_check_digit() -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from omnicanal.api.deps import DbDep, Write, require, writer
+from omnicanal.api.schemas import Page
 from omnicanal.auth import service
 from omnicanal.auth.model import Channel, Principal
 from omnicanal.auth.tables import ApiKeyRow
+from omnicanal.shared.pagination import DEFAULT_LIMIT
+from omnicanal.storage.paging import keyset_page
 from omnicanal.storage.uow import UnitOfWork
 
 router = APIRouter(tags=["keys"])
@@ -74,11 +77,25 @@ def create_key(body: KeyCreate, write: Annotated[Write, Depends(writer("keys:man
     return write.run(use_case, status_code=201)
 
 
-@router.get("/keys", response_model=list[KeyPublic])
-def list_keys(db: DbDep, _: Annotated[Principal, Depends(require("keys:manage"))]) -> object:
+@router.get("/keys", response_model=Page[KeyPublic])
+def list_keys(
+    db: DbDep,
+    _: Annotated[Principal, Depends(require("keys:manage"))],
+    q: Annotated[str | None, Query(description="Text in the key's name.")] = None,
+    channel: Channel | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> object:
+    stmt = select(ApiKeyRow)
+    if q:
+        stmt = stmt.where(ApiKeyRow.name.ilike(f"%{q}%"))
+    if channel:
+        stmt = stmt.where(ApiKeyRow.channel == channel.value)
     with db.read() as session:
-        rows = session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).all()
-        return [_public(r) for r in rows]
+        rows, next_cursor = keyset_page(
+            session, stmt, order_by=[ApiKeyRow.id], cursor=cursor, limit=limit
+        )
+        return Page[KeyPublic](data=[_public(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyPublic)
