@@ -71,6 +71,16 @@ def create_app(
             session.execute(text("SELECT 1"))
         return {"status": "ok", "database": database.dialect, "version": __version__}
 
+    @app.get("/problems/{code}", tags=["health"], summary="What a problem type means")
+    def problem_type(code: str) -> dict[str, str]:
+        """Every problem's ``type`` is ``/problems/<code>``; this explains it to a person."""
+        return {
+            "type": f"/problems/{code}",
+            "about": "An omnicanal error. The response's 'detail' says what was wrong and what "
+            "to do instead; 'field' names the input at fault when there is one.",
+            "reference": "/docs",
+        }
+
     for module in (catalog, locations, inventory, events, webhooks, keys):
         app.include_router(module.router, prefix="/v1")
     return app
