@@ -5,9 +5,10 @@ Columns (``code``, ``name``, ``kind``, ``latitude``, ``longitude`` required):
     code,name,kind,address_line1,postcode,city,country,latitude,longitude,timezone,
     capabilities,daily_order_capacity,opening_hours,status,territory
 
-``capabilities``: ``pickup|ship``;
-``opening_hours``: ``mon=09:00-19:00;tue=09:00-12:00,14:00-19:00`` (a day left out is closed); ``daily_order_capacity`` empty means no limit.
-Optional columns left out of the file keep their defaults (new location) or current values (known code).
+``capabilities``: ``pickup|ship``; ``opening_hours``:
+``mon=09:00-19:00;tue=09:00-12:00,14:00-19:00`` (a day left out is closed);
+``daily_order_capacity`` empty means no limit. Optional columns left out of the file keep
+their defaults (new location) or current values (known code).
 """
 
 from __future__ import annotations
