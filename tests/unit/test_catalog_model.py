@@ -52,7 +52,11 @@ def test_empty_gtin_is_none() -> None:
     assert check_gtin(None) is None
 
 
-@given(st.text(alphabet="0123456789", min_size=7, max_size=13).filter(lambda s: len(s) + 1 in {8, 12, 13, 14}))
+@given(
+    st.text(alphabet="0123456789", min_size=7, max_size=13).filter(
+        lambda s: len(s) + 1 in {8, 12, 13, 14}
+    )
+)
 def test_a_computed_check_digit_makes_a_valid_gtin_and_any_other_digit_does_not(body: str) -> None:
     digit = gtin_check_digit(body)
     assert is_valid_gtin(body + str(digit))
