@@ -146,6 +146,7 @@ def check_header(
     for name in sorted(present - set(known)):
         report.error(1, name or "(empty)", f"unknown column {name!r}; known: {', '.join(known)}")
     if report.errors:
+        report.errors.sort(key=lambda e: e.line)
         raise ImportRejected(report)
     return present
 
@@ -351,6 +352,7 @@ def import_products(uow: UnitOfWork, rows: list[CsvRow]) -> ImportReport:
     variants = service.existing_skus(session, [i.sku for g in groups.values() for i in g.lines])
     _check_against_database(session, groups, variants, report)
     if report.errors:
+        report.errors.sort(key=lambda e: e.line)
         raise ImportRejected(report)
     _apply_products(uow, groups, variants, report)
     return report
@@ -533,6 +535,7 @@ def import_prices(uow: UnitOfWork, rows: list[CsvRow]) -> ImportReport:
         if sku not in known:
             report.error(line, "sku", f"unknown SKU {sku}; import the products first")
     if report.errors:
+        report.errors.sort(key=lambda e: e.line)
         raise ImportRejected(report)
     _apply_prices(uow, wanted, report)
     return report

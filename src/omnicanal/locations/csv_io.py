@@ -92,6 +92,7 @@ def _check_header(rows: list[CsvRow]) -> set[str]:
     for name in sorted(present - set(COLUMNS)):
         report.error(1, name or "(empty)", f"unknown column {name!r}; known: {', '.join(COLUMNS)}")
     if report.errors:
+        report.errors.sort(key=lambda e: e.line)
         raise ImportRejected(report)
     return present
 
@@ -159,6 +160,7 @@ def import_locations(uow: UnitOfWork, rows: list[CsvRow]) -> ImportReport:
         if location is not None:
             locations.append((location, current))
     if report.errors:
+        report.errors.sort(key=lambda e: e.line)
         raise ImportRejected(report)
     now = uow.now()
     for location, current in locations:
