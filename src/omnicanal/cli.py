@@ -107,8 +107,12 @@ def import_file(
     try:
         found = csv_kind(kind)
         text = decode_csv(file.read_bytes())
-        with _database().uow() as uow:
-            report = run_import(uow, found, text)
+        db = _database()
+        try:
+            with db.uow() as uow:
+                report = run_import(uow, found, text)
+        finally:
+            db.dispose()
     except ImportRejected as rejected:
         table = Table("line", "field", "message", title=f"{file.name}: nothing was imported")
         for error in rejected.report.errors:
@@ -145,17 +149,21 @@ def export_file(
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from None
     db = _database()
-    with db.read() as session:
-        header, rows = found.exporter(session)
-        if output is None:
-            for chunk in write_csv(header, rows):
-                sys.stdout.write(chunk)
-            sys.stdout.flush()
-        else:
-            with output.open("w", encoding="utf-8", newline="") as handle:
+    try:
+        with db.read() as session:
+            header, rows = found.exporter(session)
+            if output is None:
                 for chunk in write_csv(header, rows):
-                    handle.write(chunk)
-            console.print(f"[green]wrote {output}[/green]")
+                    sys.stdout.write(chunk)
+                sys.stdout.flush()
+            else:
+                with output.open("w", encoding="utf-8", newline="") as handle:
+                    for chunk in write_csv(header, rows):
+                        handle.write(chunk)
+    finally:
+        db.dispose()
+    if output is not None:
+        console.print(f"[green]wrote {output}[/green]")
 
 
 @app.command()

@@ -15,16 +15,23 @@ from omnicanal.locations.tables import LocationRow
 from omnicanal.storage.database import Database
 from tests.conftest import MakeKey, truncate_all
 
-PRODUCTS = """sku,gtin,product_ref,product_title,variant_title,brand,category,description,assortment,attributes,images
-RUN2-42,4006381333931,RUN2,Runner 2,,Trailco,shoes,"Light, grippy",omnichannel,size=42;colour=black,https://cdn.example.com/a.jpg|https://cdn.example.com/b.jpg
-RUN2-43,,RUN2,Runner 2,Runner 2 - 43,Trailco,shoes,"Light, grippy",omnichannel,size=43;colour=black,
-CAP-1,73513537,CAP,Cap,,,hats,,store_only,,
-"""
+PRODUCTS = (
+    "sku,gtin,product_ref,product_title,variant_title,brand,category,description,assortment,"
+    "attributes,images\n"
+    'RUN2-42,4006381333931,RUN2,Runner 2,,Trailco,shoes,"Light, grippy",omnichannel,'
+    "size=42;colour=black,https://cdn.example.com/a.jpg|https://cdn.example.com/b.jpg\n"
+    'RUN2-43,,RUN2,Runner 2,Runner 2 - 43,Trailco,shoes,"Light, grippy",omnichannel,'
+    "size=43;colour=black,\n"
+    "CAP-1,73513537,CAP,Cap,,,hats,,store_only,,\n"
+)
 PRICES = "sku,currency,amount\nRUN2-42,EUR,89.90\nRUN2-43,EUR,89.90\nCAP-1,JPY,1500\n"
-LOCATIONS = """code,name,kind,address_line1,postcode,city,country,latitude,longitude,timezone,capabilities,daily_order_capacity,opening_hours
-PAR-RIVOLI,Paris Rivoli,store,1 rue de Rivoli,75001,Paris,FR,48.8606,2.3376,Europe/Paris,pickup|ship_from_store,40,"mon=09:00-19:00;tue=09:00-12:00,14:00-19:00"
-WH-NORD,Entrepot Nord,warehouse,,59000,Lille,FR,50.6292,3.0573,,ship,,
-"""
+LOCATIONS = (
+    "code,name,kind,address_line1,postcode,city,country,latitude,longitude,timezone,"
+    "capabilities,daily_order_capacity,opening_hours\n"
+    "PAR-RIVOLI,Paris Rivoli,store,1 rue de Rivoli,75001,Paris,FR,48.8606,2.3376,Europe/Paris,"
+    'pickup|ship_from_store,40,"mon=09:00-19:00;tue=09:00-12:00,14:00-19:00"\n'
+    "WH-NORD,Entrepot Nord,warehouse,,59000,Lille,FR,50.6292,3.0573,,ship,,\n"
+)
 CSV = {"Content-Type": "text/csv"}
 
 

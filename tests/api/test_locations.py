@@ -139,7 +139,9 @@ def test_near_me_sorted_by_distance_within_radius_and_paginated(
     ).json()
     assert [x["code"] for x in near["data"]] == ["PAR-RIVOLI", "PAR-BASTILLE", "VERSAILLES"]
     distances = [x["distance_km"] for x in near["data"]]
-    assert distances == sorted(distances) and distances[0] < 0.2 and 15 < distances[2] < 20
+    assert distances == sorted(distances)
+    assert distances[0] < 0.2
+    assert 15 < distances[2] < 20
     walked: list[str] = []
     cursor = None
     while True:

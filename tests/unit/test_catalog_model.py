@@ -38,7 +38,10 @@ def test_real_gtins_are_valid(gtin: str) -> None:
         ("1234567", "8, 12, 13 or 14 digits"),
         ("40063813339311", "wrong check digit"),
         ("40063813339a1", "8, 12, 13 or 14 digits"),
-        ("４００６３８１３３３９３１", "8, 12, 13 or 14 digits"),  # full-width digits
+        (
+            "\uff14\uff10\uff10\uff16\uff13\uff18\uff11\uff13\uff13\uff13\uff19\uff13\uff11",
+            "8, 12, 13 or 14 digits",
+        ),  # full-width digits
     ],
 )
 def test_bad_gtins_are_refused_naming_the_field(gtin: str, message: str) -> None:
