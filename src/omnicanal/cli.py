@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -91,6 +92,78 @@ def keys_revoke(key_id: str) -> None:
     with _database().uow() as uow:
         revoke_key(uow, key_id)
     console.print(f"revoked {key_id}")
+
+
+@app.command("import")
+def import_file(
+    kind: str = typer.Argument(..., help="products, prices, locations or stock."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+) -> None:
+    """Import a CSV file: every row is checked first; one bad row imports nothing."""
+    from omnicanal.api.imports import csv_kind, decode_csv, run_import
+    from omnicanal.shared.errors import DomainError
+    from omnicanal.shared.tabular import ImportRejected
+
+    try:
+        found = csv_kind(kind)
+        text = decode_csv(file.read_bytes())
+        db = _database()
+        try:
+            with db.uow() as uow:
+                report = run_import(uow, found, text)
+        finally:
+            db.dispose()
+    except ImportRejected as rejected:
+        table = Table("line", "field", "message", title=f"{file.name}: nothing was imported")
+        for error in rejected.report.errors:
+            table.add_row(str(error.line), error.field or "", error.message)
+        console.print(table)
+        console.print(
+            f"[red]{len(rejected.report.errors)} invalid row(s); fix them and retry.[/red]"
+        )
+        raise typer.Exit(1) from None
+    except DomainError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]{report.kind}: {report.rows} row(s), {report.created} created, "
+        f"{report.updated} updated[/green]"
+    )
+
+
+@app.command("export")
+def export_file(
+    kind: str = typer.Argument(..., help="products, prices, locations or stock."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Default: standard output."),
+) -> None:
+    """Export every row of a kind as CSV (it imports back unchanged)."""
+    import sys
+
+    from omnicanal.api.imports import csv_kind
+    from omnicanal.shared.errors import DomainError
+    from omnicanal.shared.tabular import write_csv
+
+    try:
+        found = csv_kind(kind)
+    except DomainError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    db = _database()
+    try:
+        with db.read() as session:
+            header, rows = found.exporter(session)
+            if output is None:
+                for chunk in write_csv(header, rows):
+                    sys.stdout.write(chunk)
+                sys.stdout.flush()
+            else:
+                with output.open("w", encoding="utf-8", newline="") as handle:
+                    for chunk in write_csv(header, rows):
+                        handle.write(chunk)
+    finally:
+        db.dispose()
+    if output is not None:
+        console.print(f"[green]wrote {output}[/green]")
 
 
 @app.command()

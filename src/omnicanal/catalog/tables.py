@@ -13,6 +13,9 @@ class ProductRow(Base):
     __tablename__ = "products"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # the retailer's own product reference (style/model number); CSV rows sharing it form one
+    # product. Optional: exports fall back to the id.
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(300))
     title_lower: Mapped[str] = mapped_column(String(300), index=True)  # for server-side search
     description: Mapped[str] = mapped_column(Text, default="")
@@ -40,6 +43,7 @@ class VariantRow(Base):
     title_lower: Mapped[str] = mapped_column(String(300), index=True)
     attributes: Mapped[dict[str, Any]]
     images: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | archived
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

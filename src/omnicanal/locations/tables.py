@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, String
+from sqlalchemy import JSON, Float, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnicanal.storage.base import Base
@@ -32,3 +32,5 @@ class LocationRow(Base):
     daily_order_capacity: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_locations_lat_lon", "latitude", "longitude"),)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 04:06:38.571057
+Create Date: 2026-11-23 04:53:35.170421
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("locations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_locations_kind"), ["kind"], unique=False)
+        batch_op.create_index("ix_locations_lat_lon", ["latitude", "longitude"], unique=False)
 
     op.create_table(
         "outbox_events",
@@ -127,6 +128,7 @@ def upgrade() -> None:
     op.create_table(
         "products",
         sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("ref", sa.String(length=64), nullable=True),
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("title_lower", sa.String(length=300), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
@@ -143,6 +145,7 @@ def upgrade() -> None:
         sa.Column("created_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
+        sa.UniqueConstraint("ref", name=op.f("uq_products_ref")),
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_products_category"), ["category"], unique=False)
@@ -213,6 +216,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("images", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -358,6 +362,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox_events")
     with op.batch_alter_table("locations", schema=None) as batch_op:
+        batch_op.drop_index("ix_locations_lat_lon")
         batch_op.drop_index(batch_op.f("ix_locations_kind"))
 
     op.drop_table("locations")
