@@ -42,8 +42,15 @@ def reserve_raw(conn: Connection, sku: str, location_id: str, quantity: int, pg:
             "status, channel, expires_at, created_at) VALUES (:id, 'cart', :owner, :sku, :loc, "
             ":q, 'active', 'web', :exp, :now)"
         ),
-        {"id": res_id, "owner": "crt_bench", "sku": sku, "loc": location_id, "q": quantity,
-         "exp": now + timedelta(minutes=30), "now": now},
+        {
+            "id": res_id,
+            "owner": "crt_bench",
+            "sku": sku,
+            "loc": location_id,
+            "q": quantity,
+            "exp": now + timedelta(minutes=30),
+            "now": now,
+        },
     )
     conn.execute(
         text(
@@ -51,18 +58,32 @@ def reserve_raw(conn: Connection, sku: str, location_id: str, quantity: int, pg:
             "d_committed, d_damaged, d_incoming, reservation_id, occurred_at) VALUES "
             "(:id, :sku, :loc, 'reservation', 0, :q, 0, 0, 0, :res, :now)"
         ),
-        {"id": f"mov_{uuid.uuid4().hex[:26]}", "sku": sku, "loc": location_id, "q": quantity,
-         "res": res_id, "now": now},
+        {
+            "id": f"mov_{uuid.uuid4().hex[:26]}",
+            "sku": sku,
+            "loc": location_id,
+            "q": quantity,
+            "res": res_id,
+            "now": now,
+        },
     )
-    payload: dict[str, Any] = {"reservation_id": res_id, "sku": sku, "location_id": location_id,
-                               "quantity": quantity}
+    payload: dict[str, Any] = {
+        "reservation_id": res_id,
+        "sku": sku,
+        "location_id": location_id,
+        "quantity": quantity,
+    }
     conn.execute(
         text(
             "INSERT INTO outbox_events (id, type, subject, data, occurred_at) VALUES "
             "(:id, 'inventory.reservation.created', :subject, :data, :now)"
         ),
-        {"id": f"evt_{uuid.uuid4().hex[:26]}", "subject": res_id, "data": json.dumps(payload),
-         "now": now},
+        {
+            "id": f"evt_{uuid.uuid4().hex[:26]}",
+            "subject": res_id,
+            "data": json.dumps(payload),
+            "now": now,
+        },
     )
     return True
 

@@ -100,7 +100,7 @@ def import_file(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
 ) -> None:
     """Import a CSV file: every row is checked first; one bad row imports nothing."""
-    from omnicanal.api.imports import csv_kind, decode_csv, run_import
+    from omnicanal.imports import csv_kind, decode_csv, run_import
     from omnicanal.shared.errors import DomainError
     from omnicanal.shared.tabular import ImportRejected
 
@@ -139,7 +139,7 @@ def export_file(
     """Export every row of a kind as CSV (it imports back unchanged)."""
     import sys
 
-    from omnicanal.api.imports import csv_kind
+    from omnicanal.imports import csv_kind
     from omnicanal.shared.errors import DomainError
     from omnicanal.shared.tabular import write_csv
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from omnicanal.shared.errors import NotFound
-from omnicanal.shared.tabular import CsvRow, ImportReport
+from omnicanal.shared.errors import InvalidInput, NotFound
+from omnicanal.shared.tabular import CsvRow, ImportReport, read_csv
+
+if TYPE_CHECKING:
+    from omnicanal.storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +83,29 @@ def kind(name: str) -> CsvKind:
         raise NotFound(
             f"No CSV kind {name!r}; use one of {', '.join(KINDS)}.", field="kind"
         ) from None
+
+
+def csv_kind(name: str) -> CsvKind:
+    """The kind, and proof its module is installed (``stock`` ships with inventory)."""
+    found = kind(name)
+    try:
+        found.importer  # noqa: B018 - resolves the module
+    except (ModuleNotFoundError, AttributeError):
+        raise NotFound(
+            f"CSV kind {name!r} is not available in this installation.", field="kind"
+        ) from None
+    return found
+
+
+def decode_csv(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"The file is not UTF-8 (byte {exc.start}); save it as CSV UTF-8.", field="body"
+        ) from None
+
+
+def run_import(uow: UnitOfWork, found: CsvKind, text: str) -> ImportReport:
+    """Parse and import in one unit of work; ``ImportRejected`` rolls everything back."""
+    return found.importer(uow, read_csv(text, required=(), kind=found.name))

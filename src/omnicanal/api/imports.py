@@ -11,11 +11,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from omnicanal import imports
 from omnicanal.api.deps import DbDep, Write, get_principal, require, writer
 from omnicanal.auth.model import Principal
-from omnicanal.shared.errors import InvalidInput, NotFound
-from omnicanal.shared.tabular import ImportReport, read_csv, write_csv
+from omnicanal.imports import csv_kind, decode_csv, run_import
+from omnicanal.shared.tabular import write_csv
 from omnicanal.storage.uow import UnitOfWork
 
 router = APIRouter(tags=["imports"])
@@ -41,32 +40,6 @@ class ImportReportPublic(BaseModel):
     created: int
     updated: int
     errors: list[RowErrorPublic]
-
-
-def csv_kind(kind: str) -> imports.CsvKind:
-    """The kind, and proof its module is installed (``stock`` ships with inventory)."""
-    found = imports.kind(kind)
-    try:
-        found.importer  # noqa: B018 - resolves the module
-    except (ModuleNotFoundError, AttributeError):
-        raise NotFound(
-            f"CSV kind {kind!r} is not available in this installation.", field="kind"
-        ) from None
-    return found
-
-
-def decode_csv(body: bytes) -> str:
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"The file is not UTF-8 (byte {exc.start}); save it as CSV UTF-8.", field="body"
-        ) from None
-
-
-def run_import(uow: UnitOfWork, found: imports.CsvKind, text: str) -> ImportReport:
-    """Parse and import in one unit of work; ``ImportRejected`` rolls everything back."""
-    return found.importer(uow, read_csv(text, required=(), kind=found.name))
 
 
 async def import_writer(
