@@ -241,7 +241,7 @@ def _catalogue(
                 "images": [],
                 "assortment": "online_only"
                 if n % 29 == 0
-                else ("store_only" if n % 31 == 0 else "omnichannel"),
+                else ("store_only" if n % 31 == 30 else "omnichannel"),
                 "status": "active",
                 "created_at": now,
                 "updated_at": now,
