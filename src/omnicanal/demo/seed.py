@@ -240,7 +240,7 @@ def _catalogue(
                 "attributes": {"family": family},
                 "images": [],
                 "assortment": "online_only"
-                if n % 29 == 0
+                if n % 29 == 28
                 else ("store_only" if n % 31 == 30 else "omnichannel"),
                 "status": "active",
                 "created_at": now,
