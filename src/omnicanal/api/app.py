@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from omnicanal import __version__
-from omnicanal.api import catalog, events, inventory, keys, locations, webhooks
+from omnicanal.api import catalog, customers, events, inventory, keys, locations, webhooks
 from omnicanal.api.deps import DbDep
 from omnicanal.api.problems import install_problem_handlers
 from omnicanal.auth.service import KeyAuthenticator
@@ -71,6 +71,6 @@ def create_app(
             session.execute(text("SELECT 1"))
         return {"status": "ok", "database": database.dialect, "version": __version__}
 
-    for module in (catalog, locations, inventory, events, webhooks, keys):
+    for module in (catalog, locations, inventory, customers, events, webhooks, keys):
         app.include_router(module.router, prefix="/v1")
     return app
