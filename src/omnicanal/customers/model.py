@@ -409,6 +409,9 @@ class Decision:
     scope: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    def __bool__(self) -> bool:  # ``if may_contact(...):`` reads as it should
+        return self.allowed
+
 
 _REFUSALS = {
     ConsentStatus.DENIED: "denied",
@@ -418,9 +421,9 @@ _REFUSALS = {
 
 
 def _precedence(c: ConsentState) -> tuple[datetime, int, int]:
-    # latest expression of will wins; on a tie a refusal beats a grant, and the narrower scope
-    # beats the global one
-    return (c.captured_at, 0 if c.status is ConsentStatus.GRANTED else 1, c.scope != ALL_CHANNELS)
+    # the latest expression of will wins; on a tie a refusal beats a grant, then the global
+    # record (which a cascade copies) speaks for the scoped ones
+    return (c.captured_at, 0 if c.status is ConsentStatus.GRANTED else 1, c.scope == ALL_CHANNELS)
 
 
 def decide(
