@@ -10,7 +10,7 @@ old email creates a new, empty profile.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -159,16 +159,20 @@ def export(session: Session, profile_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def redact(value: Any, secrets: Sequence[str]) -> Any:
-    """A copy of a JSON value with the ``personal`` key blanked and every string that contains
-    one of ``secrets`` (case-insensitive) replaced by ``[erased]``."""
+def redact(value: Any, secrets: Collection[str], exact: Collection[str] = ()) -> Any:
+    """A copy of a JSON value with the ``personal`` key blanked, and every string that contains
+    one of ``secrets`` or equals one of ``exact`` (short values such as a first name "Léa"),
+    compared lower-cased, replaced by ``[erased]``."""
     if isinstance(value, dict):
-        return {k: (None if k == ev.PERSONAL_KEY else redact(v, secrets)) for k, v in value.items()}
+        return {
+            k: (None if k == ev.PERSONAL_KEY else redact(v, secrets, exact))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [redact(v, secrets) for v in value]
+        return [redact(v, secrets, exact) for v in value]
     if isinstance(value, str):
-        lowered = value.lower()
-        if any(s in lowered for s in secrets):
+        lowered = value.strip().lower()
+        if lowered in exact or any(s in lowered for s in secrets):
             return REDACTED
     return value
 
@@ -217,9 +221,8 @@ def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> Era
             personal_values.add(value)
     for data in (profile.attributes or {}).values():
         personal_values.add(str(data.get("value", "")))
-    secrets = sorted(
-        {v.lower() for v in personal_values if len(v) >= _MIN_SCRUB_LENGTH}, key=len, reverse=True
-    )
+    secrets = {v.lower() for v in personal_values if len(v) >= _MIN_SCRUB_LENGTH}
+    exact = {v.strip().lower() for v in personal_values if v.strip()}
     report = ErasureReport(profile_id=profile.id, erased_ids=ids, erased_at=now.isoformat())
 
     report.identifiers_removed = len(identifiers)
@@ -234,7 +237,7 @@ def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> Era
     )
     # the merge lineage holds ids and kinds only; a free-text reference is scrubbed if needed
     for merge in lineage(session, ids):
-        if merge.source_ref and redact(merge.source_ref, secrets) != merge.source_ref:
+        if merge.source_ref and redact(merge.source_ref, secrets, exact) != merge.source_ref:
             merge.source_ref = REDACTED
             report.lineage_rows_redacted += 1
     for row in session.scalars(
@@ -262,7 +265,7 @@ def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> Era
     for event in session.scalars(
         select(OutboxEventRow).where(or_(*id_match, *value_match)).order_by(OutboxEventRow.seq)
     ):
-        cleaned = redact(event.data, secrets)
+        cleaned = redact(event.data, secrets, exact)
         if cleaned != event.data:
             cleaned["erased"] = True
             event.data = cleaned
@@ -274,7 +277,7 @@ def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> Era
             or_(*(body.like(f"%{i}%") for i in ids), *(body.like(f"%{f}%") for f in forms))
         )
     ):
-        cleaned = redact(record.response_body, secrets)
+        cleaned = redact(record.response_body, secrets, exact)
         if cleaned != record.response_body:
             record.response_body = cleaned
             report.stored_responses_redacted += 1
