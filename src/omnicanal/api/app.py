@@ -9,7 +9,16 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from omnicanal import __version__
-from omnicanal.api import catalog, events, imports, inventory, keys, locations, webhooks
+from omnicanal.api import (
+    catalog,
+    customers,
+    events,
+    imports,
+    inventory,
+    keys,
+    locations,
+    webhooks,
+)
 from omnicanal.api.deps import DbDep
 from omnicanal.api.problems import install_problem_handlers
 from omnicanal.auth.service import KeyAuthenticator
@@ -81,6 +90,6 @@ def create_app(
             "reference": "/docs",
         }
 
-    for module in (catalog, locations, inventory, events, webhooks, keys, imports):
+    for module in (catalog, locations, inventory, customers, events, webhooks, keys, imports):
         app.include_router(module.router, prefix="/v1")
     return app

@@ -24,18 +24,23 @@ SCOPES: dict[str, str] = {
     "inventory:read": "read stock levels, availability and the movement ledger",
     "inventory:reserve": "reserve, release and fulfil stock",
     "inventory:write": "receive, adjust and transfer stock; import stock CSV",
+    "customers:read": "find customers, read profiles, consents, lineage; export personal data",
+    "customers:write": "identify customers, change profiles and consents",
+    "customers:erase": "erase a customer's personal data (right to erasure)",
     "events:read": "read the event feed",
     "webhooks:manage": "register webhooks, read deliveries, redeliver",
     "keys:manage": "create and revoke API keys",
 }
 
 _READ = ["catalog:read", "locations:read", "inventory:read"]
+_CUSTOMERS = ["customers:read", "customers:write"]
 DEFAULT_SCOPES: dict[Channel, list[str]] = {
-    Channel.WEB: [*_READ, "inventory:reserve"],
-    Channel.APP: [*_READ, "inventory:reserve"],
-    Channel.POS: [*_READ, "inventory:reserve", "inventory:write"],
-    Channel.CALLCENTER: [*_READ, "inventory:reserve"],
-    Channel.MARKETPLACE: [*_READ, "inventory:reserve"],
+    Channel.WEB: [*_READ, "inventory:reserve", *_CUSTOMERS],
+    Channel.APP: [*_READ, "inventory:reserve", *_CUSTOMERS],
+    Channel.POS: [*_READ, "inventory:reserve", "inventory:write", *_CUSTOMERS],
+    Channel.CALLCENTER: [*_READ, "inventory:reserve", *_CUSTOMERS],
+    # a marketplace links its buyers (identify) but does not search the customer base
+    Channel.MARKETPLACE: [*_READ, "inventory:reserve", "customers:write"],
     Channel.ADMIN: ["*"],
 }
 

@@ -22,6 +22,9 @@ PREFIXES = frozenset(
         "imp",  # import run
         "ord",  # order
         "cus",  # customer
+        "idn",  # customer identifier
+        "cns",  # consent
+        "mrg",  # profile merge (identity lineage)
         "crt",  # cart
         "ret",  # return
     }

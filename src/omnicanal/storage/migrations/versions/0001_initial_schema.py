@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 04:53:35.170421
+Create Date: 2026-11-23 05:02:48.708195
 """
 
 from __future__ import annotations
@@ -39,6 +39,134 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("secret_hash", name=op.f("uq_api_keys_secret_hash")),
     )
+    op.create_table(
+        "customer_consent_history",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("consent_id", sa.String(length=40), nullable=False),
+        sa.Column("profile_id", sa.String(length=40), nullable=False),
+        sa.Column("purpose", sa.String(length=30), nullable=False),
+        sa.Column("scope", sa.String(length=30), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("legal_basis", sa.String(length=30), nullable=False),
+        sa.Column("source_channel", sa.String(length=30), nullable=False),
+        sa.Column("source_ref", sa.String(length=200), nullable=True),
+        sa.Column("captured_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("recorded_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_customer_consent_history")),
+    )
+    with op.batch_alter_table("customer_consent_history", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_customer_consent_history_profile", ["profile_id", "seq"], unique=False
+        )
+
+    op.create_table(
+        "customer_identity_metrics",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("profile_id", sa.String(length=40), nullable=False),
+        sa.Column("channel", sa.String(length=30), nullable=False),
+        sa.Column("outcome", sa.String(length=10), nullable=False),
+        sa.Column(
+            "kinds",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "matched_kinds",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "pairs",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("occurred_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("unified_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("time_to_unification_ms", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_customer_identity_metrics")),
+    )
+    with op.batch_alter_table("customer_identity_metrics", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_customer_identity_metrics_received", ["received_at"], unique=False
+        )
+
+    op.create_table(
+        "customer_merges",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("survivor_id", sa.String(length=40), nullable=False),
+        sa.Column(
+            "absorbed_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "caused_by",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("rule", sa.String(length=60), nullable=False),
+        sa.Column("source_channel", sa.String(length=30), nullable=False),
+        sa.Column("source_ref", sa.String(length=200), nullable=True),
+        sa.Column("at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_merges")),
+    )
+    with op.batch_alter_table("customer_merges", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_merges_survivor", ["survivor_id", "at"], unique=False)
+
+    op.create_table(
+        "customer_profiles",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("merged_into", sa.String(length=40), nullable=True),
+        sa.Column("given_name", sa.String(length=200), nullable=True),
+        sa.Column("family_name", sa.String(length=200), nullable=True),
+        sa.Column(
+            "attributes",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_channel", sa.String(length=30), nullable=False),
+        sa.Column("created_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "last_seen_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("merged_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("erased_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "(status = 'merged') = (merged_into IS NOT NULL)",
+            name=op.f("ck_customer_profiles_merged_has_survivor"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('active', 'merged', 'erased')", name=op.f("ck_customer_profiles_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["merged_into"],
+            ["customer_profiles.id"],
+            name=op.f("fk_customer_profiles_merged_into_customer_profiles"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_profiles")),
+    )
+    with op.batch_alter_table("customer_profiles", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_profiles_family_name", ["family_name"], unique=False)
+        batch_op.create_index("ix_customer_profiles_merged_into", ["merged_into"], unique=False)
+        batch_op.create_index(
+            "ix_customer_profiles_status_last_seen", ["status", "last_seen_at"], unique=False
+        )
+
     op.create_table(
         "idempotency_records",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -181,6 +309,58 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_stock_movements_sku_location", ["sku", "location_id", "seq"], unique=False
         )
+
+    op.create_table(
+        "customer_consents",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("profile_id", sa.String(length=40), nullable=False),
+        sa.Column("purpose", sa.String(length=30), nullable=False),
+        sa.Column("scope", sa.String(length=30), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("legal_basis", sa.String(length=30), nullable=False),
+        sa.Column("source_channel", sa.String(length=30), nullable=False),
+        sa.Column("source_ref", sa.String(length=200), nullable=True),
+        sa.Column("captured_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "purpose IN ('marketing_email', 'sms', 'push', 'personalisation', 'analytics')",
+            name=op.f("ck_customer_consents_consent_purpose"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('granted', 'denied', 'withdrawn', 'lapsed')",
+            name=op.f("ck_customer_consents_consent_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["profile_id"],
+            ["customer_profiles.id"],
+            name=op.f("fk_customer_consents_profile_id_customer_profiles"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_consents")),
+        sa.UniqueConstraint("profile_id", "purpose", "scope", name="uq_customer_consents_key"),
+    )
+    with op.batch_alter_table("customer_consents", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_consents_expiry", ["status", "expires_at"], unique=False)
+
+    op.create_table(
+        "customer_identifiers",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.String(length=320), nullable=False),
+        sa.Column("profile_id", sa.String(length=40), nullable=False),
+        sa.Column("source_channel", sa.String(length=30), nullable=False),
+        sa.Column("first_seen", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", omnicanal.storage.base.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["profile_id"],
+            ["customer_profiles.id"],
+            name=op.f("fk_customer_identifiers_profile_id_customer_profiles"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_identifiers")),
+        sa.UniqueConstraint("kind", "value", name="uq_customer_identifiers_kind_value"),
+    )
+    with op.batch_alter_table("customer_identifiers", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_identifiers_profile", ["profile_id"], unique=False)
 
     op.create_table(
         "transfers",
@@ -342,6 +522,14 @@ def downgrade() -> None:
 
     op.drop_table("variants")
     op.drop_table("transfers")
+    with op.batch_alter_table("customer_identifiers", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_identifiers_profile")
+
+    op.drop_table("customer_identifiers")
+    with op.batch_alter_table("customer_consents", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_consents_expiry")
+
+    op.drop_table("customer_consents")
     with op.batch_alter_table("stock_movements", schema=None) as batch_op:
         batch_op.drop_index("ix_stock_movements_sku_location")
 
@@ -370,5 +558,23 @@ def downgrade() -> None:
         batch_op.drop_index("ix_idempotency_created")
 
     op.drop_table("idempotency_records")
+    with op.batch_alter_table("customer_profiles", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_profiles_status_last_seen")
+        batch_op.drop_index("ix_customer_profiles_merged_into")
+        batch_op.drop_index("ix_customer_profiles_family_name")
+
+    op.drop_table("customer_profiles")
+    with op.batch_alter_table("customer_merges", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_merges_survivor")
+
+    op.drop_table("customer_merges")
+    with op.batch_alter_table("customer_identity_metrics", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_identity_metrics_received")
+
+    op.drop_table("customer_identity_metrics")
+    with op.batch_alter_table("customer_consent_history", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_consent_history_profile")
+
+    op.drop_table("customer_consent_history")
     op.drop_table("api_keys")
     # ### end Alembic commands ###

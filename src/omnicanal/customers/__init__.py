@@ -1,0 +1,1 @@
+"""One customer everywhere: profiles, identity graph, consents, personal data."""

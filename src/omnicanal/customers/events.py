@@ -1,0 +1,105 @@
+"""Customer events. Personal data only ever sits under the ``personal`` key of a payload, so
+erasure can blank it in every kept event (``customers.erasure.redact_payload``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omnicanal.events.model import Event
+
+PERSONAL_KEY = "personal"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileCreated(Event):
+    type = "customers.profile.created"
+    profile_id: str
+    channel: str
+    source_ref: str | None = None
+    identifier_kinds: list[str] = field(default_factory=list)
+    personal: dict[str, Any] | None = None  # {"identifiers": [...], "given_name": ...}
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentifierLinked(Event):
+    type = "customers.identifier.linked"
+    profile_id: str
+    identifier_id: str
+    kind: str
+    channel: str
+    source_ref: str | None = None
+    personal: dict[str, Any] | None = None  # {"value": "..."} (device ids: the hash)
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileMerged(Event):
+    """Every context holding a profile id (orders, carts, loyalty) re-points absorbed ids to
+    the survivor when it sees this."""
+
+    type = "customers.profile.merged"
+    merge_id: str
+    survivor_id: str
+    absorbed_ids: list[str]
+    identifier_kinds: list[str]
+    channel: str
+    source_ref: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.survivor_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileUpdated(Event):
+    type = "customers.profile.updated"
+    profile_id: str
+    changed: list[str]
+    channel: str
+    personal: dict[str, Any] | None = None  # the new values of the changed fields
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentChanged(Event):
+    type = "customers.consent.changed"
+    profile_id: str
+    consent_id: str
+    purpose: str
+    scope: str
+    status: str
+    legal_basis: str
+    source_channel: str
+    captured_at: str
+    expires_at: str | None = None
+    note: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileErased(Event):
+    """Every context erases or pseudonymises what it holds on these profile ids."""
+
+    type = "customers.profile.erased"
+    profile_id: str
+    erased_ids: list[str]
+    erased_at: str
+    reason: str
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
