@@ -28,6 +28,7 @@ STATUS_BY_KIND = {
 
 def problem(
     status: int,
+    /,
     *,
     code: str,
     title: str,
@@ -44,7 +45,8 @@ def problem(
     }
     if instance:
         body["instance"] = instance
-    body.update({k: v for k, v in extensions.items() if v is not None})
+    # extension members never overwrite the standard ones
+    body.update({k: v for k, v in extensions.items() if v is not None and k not in body})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

@@ -41,11 +41,12 @@ def _parse(uow: UnitOfWork, rows: list[CsvRow], report: ImportReport) -> Parsed:
     skus = {r.get("sku") for r in rows}
     codes = {r.get("location_code") for r in rows}
     known_skus = set(uow.session.scalars(select(VariantRow.sku).where(VariantRow.sku.in_(skus))))
-    locations = dict(
-        uow.session.execute(
+    locations = {
+        code: location_id
+        for code, location_id in uow.session.execute(
             select(LocationRow.code, LocationRow.id).where(LocationRow.code.in_(codes))
-        ).tuples()
-    )
+        )
+    }
     parsed: Parsed = {}
     for row in rows:
         sku, code = row.get("sku"), row.get("location_code")

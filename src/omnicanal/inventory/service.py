@@ -288,7 +288,7 @@ def _locked_reservation(uow: UnitOfWork, reservation_id: str) -> ReservationRow:
         raise Conflict(
             f"Reservation {reservation_id} is already {reservation.status}; nothing to do.",
             code="reservation-closed",
-            status=reservation.status,
+            reservation_status=reservation.status,
         )
     return reservation
 

@@ -82,7 +82,7 @@ def _locked(uow: UnitOfWork, transfer_id: str, expected_status: str, action: str
             f"Transfer {transfer_id} is {transfer.status}; only a {expected_status} transfer can "
             f"be {action}.",
             code="transfer-state",
-            status=transfer.status,
+            transfer_status=transfer.status,
         )
     return transfer
 

@@ -200,7 +200,7 @@ def level_rows_for_sku(session: Session, sku: str) -> list[tuple[StockLevelRow, 
             .join(LocationRow, LocationRow.id == StockLevelRow.location_id)
             .where(StockLevelRow.sku == sku)
             .order_by(LocationRow.kind, LocationRow.code)
-        ).tuples()
+        )
     ]
 
 

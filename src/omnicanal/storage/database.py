@@ -89,10 +89,8 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A read-only session for queries and views."""
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            # closing ends the transaction; rows read stay usable (expunged, not expired)
+            yield session
 
     # Commit notifications wake the event dispatcher without polling latency.
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
