@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import httpx2
+
 from omnicanal.runtime import Periodic
 from omnicanal.settings import Settings
 from omnicanal.storage.database import Database
 
 
 def background_workers(db: Database, settings: Settings) -> list[Periodic]:
-    workers: list[Periodic] = [reservation_sweeper(db, settings)]
-    return workers
+    return [
+        event_dispatcher(db, settings),
+        webhook_sender(db, settings),
+        reservation_sweeper(db, settings),
+    ]
+
+
+def event_dispatcher(db: Database, settings: Settings) -> Periodic:
+    """Publishes committed events and feeds the in-process consumers; woken by each commit."""
+    from omnicanal.events.consumers import ConsumerPolicy
+    from omnicanal.events.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(db, policy=ConsumerPolicy(max_attempts=settings.consumer_max_attempts))
+    worker = Periodic("event-dispatcher", dispatcher.run_once, settings.dispatcher_poll_seconds)
+    db.add_commit_listener(worker.wake.set)
+    return worker
+
+
+def webhook_sender(db: Database, settings: Settings) -> Periodic:
+    """Signs and POSTs due webhook deliveries, with retries and backoff."""
+    from omnicanal.events.webhooks import SenderPolicy, send_due
+
+    policy = SenderPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base=timedelta(seconds=settings.webhook_backoff_base_seconds),
+    )
+    client = httpx2.Client(follow_redirects=False)
+    return Periodic("webhook-sender", lambda: send_due(db, client, policy), 1.0)
 
 
 def reservation_sweeper(db: Database, settings: Settings) -> Periodic:

@@ -27,20 +27,26 @@ SCOPES: dict[str, str] = {
     "customers:read": "find customers, read profiles, consents, lineage; export personal data",
     "customers:write": "identify customers, change profiles and consents",
     "customers:erase": "erase a customer's personal data (right to erasure)",
-    "events:read": "read the event feed",
+    "segments:manage": "define customer segments (rules over RFM attributes)",
+    "tickets:read": "read customer service tickets",
+    "tickets:write": "open tickets, change their status, record satisfaction (CSAT)",
+    "events:read": "read the event feed, event types and consumer status",
+    "events:manage": "replay an event a consumer parked after repeated failures",
     "webhooks:manage": "register webhooks, read deliveries, redeliver",
     "keys:manage": "create and revoke API keys",
 }
 
 _READ = ["catalog:read", "locations:read", "inventory:read"]
 _CUSTOMERS = ["customers:read", "customers:write"]
+_TICKETS = ["tickets:read", "tickets:write"]
 DEFAULT_SCOPES: dict[Channel, list[str]] = {
-    Channel.WEB: [*_READ, "inventory:reserve", *_CUSTOMERS],
-    Channel.APP: [*_READ, "inventory:reserve", *_CUSTOMERS],
-    Channel.POS: [*_READ, "inventory:reserve", "inventory:write", *_CUSTOMERS],
-    Channel.CALLCENTER: [*_READ, "inventory:reserve", *_CUSTOMERS],
-    # a marketplace links its buyers (identify) but does not search the customer base
-    Channel.MARKETPLACE: [*_READ, "inventory:reserve", "customers:write"],
+    Channel.WEB: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS],
+    Channel.APP: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS],
+    Channel.POS: [*_READ, "inventory:reserve", "inventory:write", *_CUSTOMERS, *_TICKETS],
+    Channel.CALLCENTER: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS],
+    # a marketplace links its buyers (identify) but does not search the customer base; it
+    # forwards its buyers' complaints as tickets without reading the service desk
+    Channel.MARKETPLACE: [*_READ, "inventory:reserve", "customers:write", "tickets:write"],
     Channel.ADMIN: ["*"],
 }
 

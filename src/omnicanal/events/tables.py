@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from omnicanal.storage.base import Base
+from omnicanal.storage.base import Base, JsonType
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT identity.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
@@ -42,4 +42,82 @@ class OutboxEventRow(Base):
         ),
         Index("ix_outbox_type_position", "type", "position"),
         Index("ix_outbox_subject", "subject"),
+    )
+
+
+class ConsumerCursorRow(Base):
+    """How far one in-process consumer has read the feed. Locked by each handler transaction, so
+    two server processes never apply one event twice."""
+
+    __tablename__ = "event_consumer_cursors"
+
+    consumer: Mapped[str] = mapped_column(String(80), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
+
+
+class ProcessedEventRow(Base):
+    """One row per (consumer, event) applied: the record that makes a replay a no-op."""
+
+    __tablename__ = "event_processed"
+
+    consumer: Mapped[str] = mapped_column(String(80), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    processed_at: Mapped[datetime]
+
+
+class ConsumerFailureRow(Base):
+    """An event a consumer failed on: retried with backoff, parked after too many attempts."""
+
+    __tablename__ = "event_consumer_failures"
+
+    consumer: Mapped[str] = mapped_column(String(80), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))  # retrying | parked | resolved
+    last_error: Mapped[str] = mapped_column(String(2000))
+    next_attempt_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookEndpointRow(Base):
+    """A channel's HTTPS endpoint subscribed to event types (``orders.*`` patterns allowed)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(500))
+    event_types: Mapped[list[str]] = mapped_column(JsonType)
+    secret: Mapped[str] = mapped_column(String(100))  # needed in clear to sign; shown once
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class WebhookDeliveryRow(Base):
+    """One event to one endpoint: pending → delivered, or retried with backoff until dead."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(String(40), ForeignKey("webhook_endpoints.id"))
+    event_id: Mapped[str] = mapped_column(String(40))
+    event_type: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "position"),
     )
