@@ -275,6 +275,9 @@ def _catalogue(
     return products, variants, prices
 
 
+SHOWCASE_SKUS = 24
+
+
 def _stock(
     now: datetime,
     skus: list[str],
@@ -286,12 +289,17 @@ def _stock(
         if location["kind"] == "relay_point":
             continue
         warehouse = location["kind"] == "warehouse"
-        for sku in skus:
-            if not warehouse and rng.random() > density:
+        for index, sku in enumerate(skus):
+            # the first products (the README tour's) are on every store's shelf
+            showcase = index < SHOWCASE_SKUS
+            if not warehouse and not showcase and rng.random() > density:
                 continue
-            on_hand = (
-                rng.randint(20, 300) if warehouse else rng.choice([0, 1, 2, 3, 4, 5, 6, 8, 12])
-            )
+            if warehouse:
+                on_hand = rng.randint(20, 300)
+            elif showcase:
+                on_hand = rng.choice([3, 4, 5, 6, 8, 12])
+            else:
+                on_hand = rng.choice([0, 1, 2, 3, 4, 5, 6, 8, 12])
             level = {
                 "sku": sku,
                 "location_id": location["id"],
