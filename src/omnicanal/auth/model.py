@@ -27,6 +27,8 @@ SCOPES: dict[str, str] = {
     "customers:read": "find customers, read profiles, consents, lineage; export personal data",
     "customers:write": "identify customers, change profiles and consents",
     "customers:erase": "erase a customer's personal data (right to erasure)",
+    "carts:read": "read carts; find a customer's cart by id, phone, email or card",
+    "carts:write": "open carts, change lines, attach customers, hand off and claim carts",
     "segments:manage": "define customer segments (rules over RFM attributes)",
     "tickets:read": "read customer service tickets",
     "tickets:write": "open tickets, change their status, record satisfaction (CSAT)",
@@ -39,11 +41,12 @@ SCOPES: dict[str, str] = {
 _READ = ["catalog:read", "locations:read", "inventory:read"]
 _CUSTOMERS = ["customers:read", "customers:write"]
 _TICKETS = ["tickets:read", "tickets:write"]
+_CARTS = ["carts:read", "carts:write"]
 DEFAULT_SCOPES: dict[Channel, list[str]] = {
-    Channel.WEB: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS],
-    Channel.APP: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS],
-    Channel.POS: [*_READ, "inventory:reserve", "inventory:write", *_CUSTOMERS, *_TICKETS],
-    Channel.CALLCENTER: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS],
+    Channel.WEB: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS],
+    Channel.APP: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS],
+    Channel.POS: [*_READ, "inventory:reserve", "inventory:write", *_CUSTOMERS, *_TICKETS, *_CARTS],
+    Channel.CALLCENTER: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS],
     # a marketplace links its buyers (identify) but does not search the customer base; it
     # forwards its buyers' complaints as tickets without reading the service desk
     Channel.MARKETPLACE: [*_READ, "inventory:reserve", "customers:write", "tickets:write"],
