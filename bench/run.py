@@ -1,0 +1,93 @@
+"""``python -m bench.run [--backend sqlite|postgres|both] [--only NAME] [--quick]``
+
+Runs the scenarios, prints Markdown tables, writes the raw JSON (and the tables) to
+``bench/results/``. Every number of one invocation comes from that invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import availability, identify, memory, reservations
+from bench.common import RESULTS, log, machine, pg_reachable, postgres_version, save
+from bench.report import markdown
+
+Scenario = Callable[..., dict[str, Any]]
+SCENARIOS: dict[str, Scenario] = {
+    "availability": availability.run,
+    "reservations": reservations.run,
+    "memory": memory.run,
+    "identify": identify.run,
+}
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SCENARIOS),
+        metavar="NAME",
+        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer samples, shorter loads")
+    parser.add_argument(
+        "--no-http-reservations",
+        action="store_true",
+        help="skip the HTTP part of the reservations scenario",
+    )
+    return parser.parse_args(argv)
+
+
+def backends(choice: str) -> list[str]:
+    wanted = ["sqlite", "postgres"] if choice == "both" else [choice]
+    if "postgres" in wanted and not pg_reachable():
+        if choice == "postgres":
+            sys.exit("PostgreSQL is not reachable (set OMNICANAL_BENCH_PG_URL).")
+        log("PostgreSQL is not reachable: SQLite only.")
+        wanted.remove("postgres")
+    return wanted
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    command = "python -m bench.run " + " ".join(sys.argv[1:] if argv is None else argv)
+    chosen = args.only or list(SCENARIOS)
+    started = datetime.now(UTC)
+    run: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": command.strip(),
+        "quick": args.quick,
+        "machine": machine(),
+        "results": {},
+    }
+    targets = backends(args.backend)
+    if "postgres" in targets:
+        run["postgres"] = postgres_version()
+    for name in chosen:
+        for backend in targets:
+            log(f"{name} on {backend}{' (quick)' if args.quick else ''}")
+            options: dict[str, Any] = {"quick": args.quick, "log": log}
+            if name == "reservations":
+                options["http"] = not args.no_http_reservations
+            run["results"].setdefault(name, {})[backend] = SCENARIOS[name](backend, **options)
+    run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    run["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    path = save(stamp, run)
+    save("latest", run)
+    tables = markdown(run)
+    (RESULTS / f"{stamp}.md").write_text(tables)
+    print(tables)
+    log(f"raw results: {path.relative_to(RESULTS.parent.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
