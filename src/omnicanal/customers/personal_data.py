@@ -10,7 +10,7 @@ old email creates a new, empty profile.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -44,6 +44,32 @@ _MIN_SCRUB_LENGTH = 4  # shorter strings are too likely to appear in unrelated t
 
 
 # ---------------------------------------------------------------------------------------------
+# What other modules hold on a person
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A module keeping personal data keyed by profile id: its part of the export, and its
+    erasure (run in the erasure's transaction, so the erasure is complete when it returns)."""
+
+    name: str
+    export: Callable[[Session, Sequence[str]], Any]
+    erase: Callable[[UnitOfWork, Sequence[str]], int]
+
+
+def holders() -> list[Holder]:
+    from omnicanal.customers import attributes, timeline
+    from omnicanal.service_desk import personal_data as service_desk
+
+    return [
+        Holder("timeline", timeline.export_entries, timeline.erase_entries),
+        Holder("attributes", attributes.export_attributes, attributes.erase_attributes),
+        Holder("tickets", service_desk.export_tickets, service_desk.erase_tickets),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # Export
 # ---------------------------------------------------------------------------------------------
 
@@ -66,7 +92,9 @@ def export(session: Session, profile_id: str) -> dict[str, Any]:
     profile = resolve(session, profile_id)
     absorbed = absorbed_ids(session, profile.id)
     ids = [profile.id, *absorbed]
+    held = {holder.name: holder.export(session, ids) for holder in holders()}
     return {
+        **held,
         "profile": _row(
             profile,
             (
@@ -196,6 +224,12 @@ def _json_forms(value: str) -> set[str]:
     return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
 
 
+def _erase_held(uow: UnitOfWork, ids: Sequence[str], report: ErasureReport) -> None:
+    for holder in holders():
+        report.details[holder.name] = holder.erase(uow, ids)
+    uow.session.flush()
+
+
 def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> ErasureReport:
     """Erases the person ``profile_id`` names (a merged id erases its survivor and every profile
     merged into it). Idempotent: erasing a tombstone reports it and changes nothing."""
@@ -254,6 +288,7 @@ def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> Era
         row.erased_at = now
         row.updated_at = now
     session.flush()
+    _erase_held(uow, ids, report)
 
     # kept events: every event about these ids, and any event carrying one of the identifiers
     text = cast(OutboxEventRow.data, String)
@@ -286,7 +321,7 @@ def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> Era
             profile_id=profile.id, erased_ids=ids, erased_at=now.isoformat(), reason=reason
         )
     )
-    report.details = {"reason": reason, "channel": channel}
+    report.details.update({"reason": reason, "channel": channel})
     return report
 
 

@@ -1,0 +1,2 @@
+"""Customer service: tickets linked to the customer profile, satisfaction (CSAT), priority by
+customer value."""
