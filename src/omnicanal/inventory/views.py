@@ -11,17 +11,18 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import degrees
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from omnicanal.inventory.model import StockLevel, channel_available
 from omnicanal.inventory.tables import StockLevelRow
 from omnicanal.locations.tables import LocationRow
 from omnicanal.shared.errors import InvalidInput
-from omnicanal.shared.geo import haversine_km
+from omnicanal.shared.geo import EARTH_RADIUS_KM, haversine_km
 from omnicanal.storage.database import Database
 
 STOCKED_KINDS = ("store", "warehouse")
@@ -106,17 +107,22 @@ class PlaceAvailability:
         return all(line.available >= line.requested for line in self.lines)
 
 
+_t = StockLevelRow.__table__.c
+# built once (expanding IN parameters): no statement construction or cache key per request
+_LEVELS = select(
+    _t.sku, _t.location_id, _t.on_hand, _t.reserved, _t.committed, _t.damaged, _t.safety_stock
+).where(
+    _t.sku.in_(bindparam("skus", expanding=True)),
+    _t.location_id.in_(bindparam("location_ids", expanding=True)),
+)
+
+
 def _levels(
     session: Session, skus: Sequence[str], location_ids: Sequence[str]
 ) -> dict[tuple[str, str], StockLevel]:
     if not skus or not location_ids:
         return {}
-    t = StockLevelRow.__table__.c
-    rows = session.execute(
-        select(
-            t.sku, t.location_id, t.on_hand, t.reserved, t.committed, t.damaged, t.safety_stock
-        ).where(t.sku.in_(list(skus)), t.location_id.in_(list(location_ids)))
-    ).all()
+    rows = session.execute(_LEVELS, {"skus": list(skus), "location_ids": list(location_ids)}).all()
     return {(r[0], r[1]): StockLevel(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
 
 
@@ -173,10 +179,15 @@ def availability_near(
         raise InvalidInput(f"radius_km must be in (0, {MAX_RADIUS_KM:g}].", field="radius_km")
     distances: dict[str, float] = {}
     candidates = []
+    # A great-circle distance is at least the latitude difference times the Earth's radius, so
+    # a place further north or south than this is out of range without any trigonometry.
+    max_dlat = degrees(radius_km / EARTH_RADIUS_KM) + 1e-9
     for place in places:
         if place.kind not in STOCKED_KINDS:
             continue
         if capability and capability not in place.capabilities:
+            continue
+        if abs(place.latitude - lat) > max_dlat:
             continue
         distance = haversine_km(lat, lon, place.latitude, place.longitude)
         if distance <= radius_km:
