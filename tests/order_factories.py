@@ -46,6 +46,8 @@ def make_network(db: Database, stock: dict[str, dict[str, int]] | None = None) -
     }
     with db.uow() as uow:
         for name, lines in levels.items():
+            if not any(lines.values()):
+                continue
             inventory.receive(
                 uow,
                 location_id=getattr(net, name),
