@@ -11,6 +11,7 @@ from sqlalchemy import text
 from omnicanal import __version__
 from omnicanal.api import (
     catalog,
+    customer_duplicates,
     customers,
     events,
     imports,
@@ -90,6 +91,16 @@ def create_app(
             "reference": "/docs",
         }
 
-    for module in (catalog, locations, inventory, customers, events, webhooks, keys, imports):
+    for module in (
+        catalog,
+        locations,
+        inventory,
+        customer_duplicates,  # before customers: /customers/duplicates is not a customer id
+        customers,
+        events,
+        webhooks,
+        keys,
+        imports,
+    ):
         app.include_router(module.router, prefix="/v1")
     return app

@@ -103,3 +103,54 @@ class ProfileErased(Event):
     @property
     def subject(self) -> str:
         return self.profile_id
+
+
+# --- probable duplicates -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicateFound(Event):
+    """A scan put a new pair of profiles in the review queue (ids and weights, no values)."""
+
+    type = "customers.duplicate.found"
+    candidate_id: str
+    left_id: str
+    right_id: str
+    match_weight: float
+    match_probability: float
+
+    @property
+    def subject(self) -> str:
+        return self.candidate_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicateAccepted(Event):
+    """A reviewer confirmed the pair is one person; ``customers.profile.merged`` follows it."""
+
+    type = "customers.duplicate.accepted"
+    candidate_id: str
+    left_id: str
+    right_id: str
+    merge_id: str | None  # None when the two were already one profile
+    survivor_id: str
+    decided_by: str
+
+    @property
+    def subject(self) -> str:
+        return self.candidate_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicateRejected(Event):
+    """A reviewer said the pair is two people: later scans never propose it again."""
+
+    type = "customers.duplicate.rejected"
+    candidate_id: str
+    left_id: str
+    right_id: str
+    decided_by: str
+
+    @property
+    def subject(self) -> str:
+        return self.candidate_id

@@ -461,6 +461,50 @@ def _merge(
     return merge.id
 
 
+@dataclass(frozen=True, slots=True)
+class MergeOutcome:
+    merge_id: str
+    survivor_id: str
+    absorbed_ids: list[str]
+
+
+def merge_profiles(
+    uow: UnitOfWork,
+    profile_ids: Sequence[str],
+    *,
+    caused_by: list[dict[str, Any]],
+    channel: str,
+    source_ref: str | None = None,
+) -> MergeOutcome:
+    """Merges profiles found to be one person by other means than a shared identifier (a
+    reviewed probable duplicate): the same survivor rule, lineage row and event as ``identify``.
+    Merged ids resolve to their survivor; an erased one is ``Gone``."""
+    live: dict[str, CustomerProfileRow] = {}
+    for profile_id in sorted(set(profile_ids)):
+        row = resolve_live(uow.session, profile_id, lock=True)
+        live[row.id] = row
+    if len(live) < 2:
+        raise Conflict(
+            f"{', '.join(sorted(set(profile_ids)))} are already one profile; nothing to merge.",
+            code="already-merged",
+        )
+    survivor = live[choose_survivor([ProfileRef(p.id, p.created_at) for p in live.values()]).id]
+    others = [p for pid, p in sorted(live.items()) if pid != survivor.id]
+    events: list[Event] = []
+    merge_id = _merge(
+        uow,
+        survivor,
+        others,
+        caused_by=caused_by,
+        channel=channel,
+        source_ref=source_ref,
+        events=events,
+    )
+    for event in events:
+        uow.emit(event)
+    return MergeOutcome(merge_id, survivor.id, [p.id for p in others])
+
+
 def _state(row: CustomerConsentRow) -> ConsentState:
     return ConsentState(
         purpose=Purpose(row.purpose),

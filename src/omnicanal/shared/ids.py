@@ -27,6 +27,7 @@ PREFIXES = frozenset(
         "mrg",  # profile merge (identity lineage)
         "crt",  # cart
         "ret",  # return
+        "dup",  # probable-duplicate candidate (customer review queue)
     }
 )
 

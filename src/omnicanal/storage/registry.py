@@ -8,6 +8,7 @@ from sqlalchemy import MetaData
 def load_all_tables() -> MetaData:
     from omnicanal.auth import tables as _auth  # noqa: F401
     from omnicanal.catalog import tables as _catalog  # noqa: F401
+    from omnicanal.customers import duplicate_tables as _customer_duplicates  # noqa: F401
     from omnicanal.customers import tables as _customers  # noqa: F401
     from omnicanal.events import tables as _events  # noqa: F401
     from omnicanal.idempotency import tables as _idempotency  # noqa: F401
