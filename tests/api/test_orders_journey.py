@@ -307,3 +307,37 @@ def test_unknown_sku_and_empty_pickup_store_say_what_to_do_instead(
     assert "pickup" in warehouse_pickup.json()["detail"]
     assert ch.stock(net.rivoli, "SHOE-42")["committed"] == 0
     assert ch.client.get("/v1/orders", headers=ch.admin).json()["data"] == []
+
+
+def test_an_order_from_a_cart_takes_over_its_holds_without_a_gap_or_a_double(
+    ch: Channels, net: Network
+) -> None:
+    cart = ch.post("/v1/carts", ch.web, {}).json()
+    ch.post(f"/v1/carts/{cart['id']}/lines", ch.web, {"sku": "SHOE-42", "quantity": 2})
+    held = ch.client.put(
+        f"/v1/carts/{cart['id']}/pickup", headers=ch.web, json={"location_id": net.rivoli}
+    )
+    assert held.status_code == 200, held.text
+    rivoli = ch.stock(net.rivoli, "SHOE-42")
+    assert (rivoli["reserved"], rivoli["available_to_promise"]) == (2, 0)
+
+    order = ch.post(
+        "/v1/orders",
+        ch.web,
+        {"cart_id": cart["id"], "method": "click_and_collect", "location_id": net.rivoli},
+    )
+    assert order.status_code == 201, order.text
+    assert order.json()["cart_id"] == cart["id"]
+    assert [(li["sku"], li["quantity"]) for li in order.json()["groups"][0]["lines"]] == [
+        ("SHOE-42", 2)
+    ]
+    rivoli = ch.stock(net.rivoli, "SHOE-42")
+    assert (rivoli["reserved"], rivoli["committed"], rivoli["available_to_promise"]) == (0, 2, 0)
+    closed = ch.client.get(f"/v1/carts/{cart['id']}", headers=ch.web).json()
+    assert closed["status"] == "ordered"
+    again = ch.post(
+        "/v1/orders",
+        ch.web,
+        {"cart_id": cart["id"], "method": "click_and_collect", "location_id": net.rivoli},
+    )
+    assert again.status_code in (404, 409, 410)

@@ -131,9 +131,7 @@ class ShipIn(BaseModel):
     tracking_number: str | None = Field(default=None, max_length=100)
 
 
-def _groups(
-    body: OrderCreate, db_lines: list[service.LineRequest] | None
-) -> list[service.GroupRequest]:
+def _groups(body: OrderCreate, *, from_cart: bool) -> list[service.GroupRequest]:
     if body.groups:
         if body.method or body.lines:
             raise InvalidInput(
@@ -153,12 +151,8 @@ def _groups(
             "Say how the order is fulfilled: method (e.g. click_and_collect, home_delivery).",
             field="method",
         )
-    lines = (
-        db_lines
-        if db_lines is not None
-        else [service.LineRequest(line.sku, line.quantity) for line in body.lines or []]
-    )
-    if not lines:
+    lines = [service.LineRequest(line.sku, line.quantity) for line in body.lines or []]
+    if not lines and not from_cart:
         raise InvalidInput("Give the lines to order, or a cart_id.", field="lines")
     return [
         service.GroupRequest(
@@ -168,15 +162,6 @@ def _groups(
             relay_point_id=body.relay_point_id,
         )
     ]
-
-
-def _cart_lines(uow: UnitOfWork, cart_id: str) -> list[service.LineRequest]:
-    from omnicanal.carts.tables import CartLineRow
-
-    rows = uow.session.scalars(select(CartLineRow).where(CartLineRow.cart_id == cart_id)).all()
-    if not rows:
-        raise InvalidInput(f"Cart {cart_id} is empty or unknown.", field="cart_id")
-    return [service.LineRequest(r.sku, r.quantity) for r in rows]
 
 
 def _one(db: DbDep, order_id: str, locale: str, *, with_codes: bool) -> dict[str, Any]:
@@ -199,13 +184,12 @@ def place_order(body: OrderCreate, write: OrderWrite, lang: Lang = None) -> obje
         amount = Money.of(body.payment.amount, body.currency, field="payment.amount")
 
     def use_case(uow: UnitOfWork) -> dict[str, Any]:
-        cart_lines = _cart_lines(uow, body.cart_id) if body.cart_id and not body.lines else None
         placed = service.place_order(
             uow,
             service.OrderRequest(
                 channel=principal.channel.value,
                 currency=body.currency,
-                groups=_groups(body, cart_lines),
+                groups=_groups(body, from_cart=body.cart_id is not None),
                 store_id=store_id,
                 customer_id=body.customer_id,
                 contact=body.contact.model_dump(exclude_none=True) if body.contact else {},

@@ -110,5 +110,14 @@ class PickupChosen(_CartEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CartOrdered(_CartEvent):
+    """The cart became an order; its holds were released for the order's own."""
+
+    type = "carts.cart.ordered"
+    order_id: str
+    lines: list[dict[str, object]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class CartAbandoned(_CartEvent):
     type = "carts.cart.abandoned"

@@ -26,6 +26,7 @@ class CartStatus(StrEnum):
     OPEN = "open"
     MERGED = "merged"  # absorbed into another cart (``merged_into``)
     ABANDONED = "abandoned"
+    ORDERED = "ordered"  # turned into an order (``order_id``)
 
 
 class MergeReason(StrEnum):

@@ -460,6 +460,48 @@ def abandon(
     return cart
 
 
+def check_out(
+    uow: UnitOfWork,
+    cart_id: str,
+    *,
+    order_id: str,
+    actor: Actor,
+    customer_id: str | None = None,
+) -> CheckedOut:
+    """The cart becomes order ``order_id``: returns its lines and releases its holds (in the
+    order's transaction, so the order's own holds replace them with no gap and no double)."""
+    session = uow.session
+    acting = _acting_profile(session, customer_id)
+    cart = live_cart(session, cart_id)
+    check_owner(cart.id, cart.profile_id, acting)
+    lines = sorted(_lines(session, cart.id).values(), key=lambda line: line.sku)
+    if not lines:
+        raise InvalidInput(f"Cart {cart_id} is empty: add lines before ordering.", field="cart_id")
+    for line in lines:
+        _release_hold(uow, line, actor)
+    cart.status = CartStatus.ORDERED.value
+    cart.closed_at = uow.now()
+    cart.anonymous_token = None
+    _touch(uow, cart)
+    _replace_pending_handoffs(uow, cart.id)
+    uow.emit(
+        ev.CartOrdered(
+            **_event_base(cart, actor),
+            order_id=order_id,
+            lines=[{"sku": line.sku, "quantity": line.quantity} for line in lines],
+        )
+    )
+    return CheckedOut(
+        lines=[(line.sku, line.quantity) for line in lines], profile_id=cart.profile_id
+    )
+
+
+@dataclass(frozen=True)
+class CheckedOut:
+    lines: list[tuple[str, int]]
+    profile_id: str | None
+
+
 def choose_pickup(
     uow: UnitOfWork,
     cart_id: str,

@@ -31,7 +31,7 @@ class CartRow(Base):
     profile_id: Mapped[str | None] = mapped_column(ForeignKey("customer_profiles.id"))
     anonymous_token: Mapped[str | None] = mapped_column(String(128))
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(12), default="open")  # open | merged | abandoned
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open|merged|abandoned|ordered
     merged_into: Mapped[str | None] = mapped_column(ForeignKey("carts.id"))
     channel: Mapped[str] = mapped_column(String(20))  # the channel that opened it
     store_id: Mapped[str | None] = mapped_column(ForeignKey("locations.id"))  # the till's store
@@ -42,7 +42,7 @@ class CartRow(Base):
     closed_at: Mapped[datetime | None]
 
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'merged', 'abandoned')", name="status"),
+        CheckConstraint("status IN ('open', 'merged', 'abandoned', 'ordered')", name="status"),
         CheckConstraint(
             "(status = 'merged') = (merged_into IS NOT NULL)", name="merged_has_target"
         ),

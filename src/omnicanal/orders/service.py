@@ -262,7 +262,7 @@ def _unroutable(
 def place_order(uow: UnitOfWork, request: OrderRequest) -> Placed:
     session = uow.session
     currency = check_currency(request.currency)
-    _check_groups(request)
+    order_id = new_id("ord")
     if request.external_ref:
         existing = session.scalars(
             select(OrderRow).where(
@@ -272,6 +272,9 @@ def place_order(uow: UnitOfWork, request: OrderRequest) -> Placed:
         ).first()
         if existing is not None:
             return Placed(existing, replayed=True)
+    if request.cart_id:
+        request = _from_cart(uow, request, order_id)
+    _check_groups(request)
     customer_id = request.customer_id
     if customer_id:
         from omnicanal.customers.service import resolve_live
@@ -287,7 +290,6 @@ def place_order(uow: UnitOfWork, request: OrderRequest) -> Placed:
     )
     now = uow.now()
     config = routing_config(session)
-    order_id = new_id("ord")
     order = OrderRow(
         id=order_id,
         channel=request.channel,
@@ -399,6 +401,28 @@ def place_order(uow: UnitOfWork, request: OrderRequest) -> Placed:
         )
     )
     return Placed(order, replayed=False)
+
+
+def _from_cart(uow: UnitOfWork, request: OrderRequest, order_id: str) -> OrderRequest:
+    """Order the cart's lines (unless lines were given): the cart closes and hands its holds
+    over to the order within this transaction."""
+    from dataclasses import replace
+
+    from omnicanal.carts.service import Actor, check_out
+
+    assert request.cart_id is not None
+    out = check_out(
+        uow,
+        request.cart_id,
+        order_id=order_id,
+        actor=Actor(request.channel, request.store_id, request.actor),
+        customer_id=request.customer_id,
+    )
+    groups = [
+        g if g.lines else replace(g, lines=[LineRequest(sku, qty) for sku, qty in out.lines])
+        for g in request.groups
+    ]
+    return replace(request, groups=groups, customer_id=request.customer_id or out.profile_id)
 
 
 def _promise_hours(method: Method, decision: Decision, location_id: str) -> int:
