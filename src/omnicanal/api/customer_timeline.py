@@ -130,7 +130,7 @@ class TimelineEntryPublic(BaseModel):
     payload: dict[str, Any]
     occurred_at: datetime
     recorded_at: datetime
-    source: Literal["event", "api"]
+    source: Literal["event", "api", "import"]
     source_event_type: str | None
 
 
@@ -168,7 +168,7 @@ def _entry(row: TimelineEntryRow) -> TimelineEntryPublic:
         payload=row.payload or {},
         occurred_at=row.occurred_at,
         recorded_at=row.recorded_at,
-        source="event" if row.source == "event" else "api",
+        source=row.source,
         source_event_type=row.source_event_type,
     )
 

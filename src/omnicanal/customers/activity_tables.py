@@ -25,11 +25,12 @@ class TimelineEntryRow(Base):
     """One thing a customer did or met in a channel: a session, a product view, a search, a
     cart change, an order, a return, a ticket, a message. Fed by events (``source_event_id``)
     or by the activity ingestion API. Entries of absorbed profiles are re-pointed to the
-    survivor on a merge."""
+    survivor on a merge. ``seq`` orders entries of the same instant as they were recorded."""
 
     __tablename__ = "customer_timeline"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
     profile_id: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(20))  # session | view | search | cart | order | …
     action: Mapped[str] = mapped_column(String(40))  # started | viewed | line_added | placed | …
@@ -40,12 +41,12 @@ class TimelineEntryRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     occurred_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
-    source: Mapped[str] = mapped_column(String(10))  # event | api
+    source: Mapped[str] = mapped_column(String(10))  # event | api | import
     source_event_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     source_event_type: Mapped[str | None] = mapped_column(String(80))
 
     __table_args__ = (
-        Index("ix_customer_timeline_profile", "profile_id", "occurred_at", "id"),
+        Index("ix_customer_timeline_profile", "profile_id", "occurred_at", "seq"),
         Index("ix_customer_timeline_kind", "kind", "occurred_at"),
         Index("ix_customer_timeline_session", "session_id"),
     )

@@ -33,6 +33,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from omnicanal.customers import events as ev
+from omnicanal.customers import timeline
 from omnicanal.customers.activity_tables import (
     CustomerAttributesRow,
     PurchaseLedgerRow,
@@ -379,6 +380,34 @@ def _seen_again(uow: UnitOfWork, existing: PurchaseLedgerRow, fact: PurchaseInpu
     return Recorded(existing, created=False)
 
 
+def _on_timeline(uow: UnitOfWork, row: PurchaseLedgerRow) -> None:
+    """Imported history has no order or return events: it goes on the timeline from here."""
+    is_return = row.kind == "return"
+    payload: dict[str, Any] = {"imported": True}
+    if row.amount_minor is not None and row.currency:
+        amount = Money(row.amount_minor, row.currency)
+        payload["refund" if is_return else "total"] = {
+            "amount": str(amount.amount),
+            "currency": amount.currency,
+        }
+    if row.order_ref:
+        payload["order_ref"] = row.order_ref
+    timeline.record_entry(
+        uow,
+        timeline.EntryDraft(
+            profile_id=row.profile_id,
+            kind=timeline.TimelineKind.RETURN if is_return else timeline.TimelineKind.ORDER,
+            action="returned" if is_return else "purchased",
+            occurred_at=row.occurred_at,
+            channel=row.channel,
+            store_id=row.store_id,
+            ref=row.ref,
+            payload=payload,
+        ),
+        source="import",
+    )
+
+
 def record_purchase(
     uow: UnitOfWork, profile_id: str, fact: PurchaseInput, *, cause: str
 ) -> Recorded:
@@ -405,6 +434,8 @@ def record_purchase(
     )
     session.add(row)
     session.flush()
+    if fact.source == "import":
+        _on_timeline(uow, row)
     state = apply(state_of(_attributes_row(session, profile.id)), _entry(row))
     _save_state(uow, profile.id, state, cause=cause)
     refresh_profile(uow, profile.id, cause=cause)

@@ -47,7 +47,7 @@ class TimelineKind(StrEnum):
     RETURN = "return"
     TICKET = "ticket"
     MESSAGE = "message"  # an email, SMS or push sent to the customer
-    PROFILE = "profile"  # identity: created, identifier linked, merged
+    PROFILE = "profile"  # identity: first seen (created), merged with another profile
 
 
 # What the ingestion API accepts: channel activity that has no other home.
@@ -112,7 +112,6 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
 SKIPPED_EVENTS = frozenset({"tickets.ticket.reprioritised", "orders.pickup.code_rejected"})
 TIMELINE_EVENTS = (
     "customers.profile.created",
-    "customers.identifier.linked",
     "customers.profile.merged",
     *(f"{family}.*" for family in FAMILIES),
 )
@@ -183,6 +182,8 @@ def action_of(event_type: str, kind: TimelineKind) -> str:
 
 
 def _profile_entry(event: StoredEvent) -> EntryDraft | None:
+    """First seen, and merges. Identifiers linked one by one are left out: a new cookie each
+    visit says nothing to a person reading the timeline."""
     data = event.data
     if event.type == "customers.profile.merged":
         survivor = _text(data, "survivor_id", limit=40)
@@ -203,17 +204,13 @@ def _profile_entry(event: StoredEvent) -> EntryDraft | None:
     profile_id = _text(data, "profile_id", limit=40)
     if profile_id is None:
         return None
-    if event.type == "customers.profile.created":
-        action, payload = "created", {"identifier_kinds": clean(data.get("identifier_kinds"))}
-    else:
-        action, payload = "identifier_linked", {"identifier_kind": clean(data.get("kind"))}
     return EntryDraft(
         profile_id=profile_id,
         kind=TimelineKind.PROFILE,
-        action=action,
+        action="created",
         occurred_at=event.occurred_at,
         channel=_text(data, "channel", limit=30),
-        payload=payload,
+        payload={"identifier_kinds": clean(data.get("identifier_kinds") or [])},
     )
 
 
@@ -350,6 +347,26 @@ def record_activities(
     return rows
 
 
+def record_entry(uow: UnitOfWork, draft: EntryDraft, *, source: str = "api") -> TimelineEntryRow:
+    """An entry another module of this context writes itself (imported purchase history)."""
+    row = TimelineEntryRow(
+        id=new_id("act"),
+        profile_id=draft.profile_id,
+        kind=draft.kind.value,
+        action=draft.action,
+        channel=draft.channel,
+        store_id=draft.store_id,
+        session_id=draft.session_id,
+        ref=draft.ref,
+        payload=clean(draft.payload),
+        occurred_at=draft.occurred_at,
+        recorded_at=uow.now(),
+        source=source,
+    )
+    uow.session.add(row)
+    return row
+
+
 def record_for_identifiers(
     uow: UnitOfWork,
     identifiers: Sequence[Identifier],
@@ -448,13 +465,15 @@ def _after(cursor: str) -> Any:
     values = decode_cursor(cursor)
     try:
         at = datetime.fromisoformat(str(values[0]))
-        last_id = str(values[1])
-    except (ValueError, IndexError):
+        last_seq = int(values[1])
+    except (ValueError, IndexError, TypeError):
         decode_cursor("!")  # raises the same actionable error as a garbled cursor
         raise
+    if at.tzinfo is None:
+        decode_cursor("!")
     return or_(
         TimelineEntryRow.occurred_at < at,
-        and_(TimelineEntryRow.occurred_at == at, TimelineEntryRow.id < last_id),
+        and_(TimelineEntryRow.occurred_at == at, TimelineEntryRow.seq < last_seq),
     )
 
 
@@ -476,12 +495,12 @@ def timeline_page(
         stmt = stmt.where(TimelineEntryRow.kind.in_([k.value for k in kinds]))
     if cursor:
         stmt = stmt.where(_after(cursor))
-    stmt = stmt.order_by(TimelineEntryRow.occurred_at.desc(), TimelineEntryRow.id.desc())
+    stmt = stmt.order_by(TimelineEntryRow.occurred_at.desc(), TimelineEntryRow.seq.desc())
     rows = list(session.scalars(stmt.limit(limit + 1)))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1].occurred_at.isoformat(), rows[-1].id])
+        next_cursor = encode_cursor([rows[-1].occurred_at.isoformat(), rows[-1].seq])
     return TimelinePage(profile=profile, entries=rows, next_cursor=next_cursor)
 
 
@@ -508,7 +527,7 @@ def export_entries(session: Session, ids: Sequence[str]) -> list[dict[str, Any]]
     rows = session.scalars(
         select(TimelineEntryRow)
         .where(TimelineEntryRow.profile_id.in_(ids))
-        .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.id)
+        .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.seq)
     )
     return [{n: to_jsonable(getattr(r, n)) for n in _EXPORTED} for r in rows]
 
