@@ -353,6 +353,11 @@ def ship(group_id: str, write: FulfilWrite, body: ShipIn | None = None) -> objec
     )
 
 
+@router.post("/fulfilment-groups/{group_id}/allocate", summary="Route a back-order again")
+def allocate(group_id: str, write: FulfilWrite) -> object:
+    return _group_action(write, lambda uow, _store: fulfilment.allocate_backorder(uow, group_id))
+
+
 @router.post("/fulfilment-groups/{group_id}/deliver", summary="Delivered (carrier confirmation)")
 def deliver(group_id: str, write: FulfilWrite) -> object:
     return _group_action(write, lambda uow, _store: fulfilment.deliver(uow, group_id))

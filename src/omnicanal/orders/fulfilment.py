@@ -435,3 +435,45 @@ def no_show(uow: UnitOfWork, group_id: str, *, acting_store: str | None = None) 
     order, group = load_group(uow, group_id, acting_store=acting_store)
     _release_group(uow, order, group, GroupStatus.NO_SHOW, "not collected in time")
     return order
+
+
+def allocate_backorder(uow: UnitOfWork, group_id: str) -> OrderRow:
+    """Route a back-ordered group again now that stock may have come in; all of it or nothing
+    (a back-ordered group is never split after the fact)."""
+    from omnicanal.orders.service import hold_group
+    from omnicanal.orders.sourcing import decide, routing_config
+
+    order, group = load_group(uow, group_id)
+    check_transition(Method(group.method), GroupStatus(group.status), GroupStatus.ALLOCATED)
+    lines = _lines(uow, group)
+    wanted = {line.sku: line.quantity - line.quantity_cancelled for line in lines}
+    destination = None
+    address = order.shipping_address or {}
+    if isinstance(address.get("latitude"), int | float):
+        destination = (float(address["latitude"]), float(address["longitude"]))
+    config = routing_config(uow.session)
+    decision = decide(
+        uow.session,
+        method=Method(group.method),
+        lines=wanted,
+        channel=order.channel,
+        now=uow.now(),
+        config=type(config)(**{**config.as_dict(), "allow_split": False, "allow_backorder": False}),
+        destination=destination,
+        own_store_id=order.store_id,
+    )
+    if not decision.assignments:
+        raise Conflict(
+            f"Group {group_id} still cannot be served: {decision.reason}.",
+            code="still-backordered",
+            short=dict(decision.short),
+        )
+    (assignment,) = decision.assignments
+    group.location_id = assignment.location_id
+    group.allocated_on = uow.now().date().isoformat()
+    group.routing = decision.explanation()
+    held = hold_group(uow, group, dict(assignment.lines), channel=order.channel, actor=None)
+    for line in lines:
+        line.reservation_id = held.get(line.sku)
+    move(uow, order, group, GroupStatus.ALLOCATED, lines=lines)
+    return order

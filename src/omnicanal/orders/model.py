@@ -187,15 +187,16 @@ class DerivedStatus:
 
 def derive_status(groups: Iterable[GroupStatus]) -> DerivedStatus:
     """The order's one status: its least advanced live group; completed when all live groups
-    are done; cancelled (or no-show) when none is live."""
+    are done; no-show when none is live and one was not collected, else cancelled."""
     statuses = list(groups)
     if not statuses:
         raise ValueError("an order has at least one fulfilment group")
     live = [s for s in statuses if s not in DROPPED]
     if not live:
-        if all(s is S.CANCELLED for s in statuses):
-            return DerivedStatus(OrderStatus.CANCELLED, partial=False)
-        return DerivedStatus(OrderStatus.NO_SHOW, partial=False)
+        # a declined try-on ends the order like a cancellation; an uncollected one is a no-show
+        if any(s is S.NO_SHOW for s in statuses):
+            return DerivedStatus(OrderStatus.NO_SHOW, partial=False)
+        return DerivedStatus(OrderStatus.CANCELLED, partial=False)
     dropped = len(live) < len(statuses)
     open_groups = [s for s in live if s not in DONE]
     if not open_groups:

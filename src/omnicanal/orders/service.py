@@ -354,7 +354,9 @@ def place_order(uow: UnitOfWork, request: OrderRequest) -> Placed:
             groups.append(made)
             session.add(made)
             session.flush()
-            held = _hold(uow, made, dict(part.lines), request)
+            held = hold_group(
+                uow, made, dict(part.lines), channel=request.channel, actor=request.actor
+            )
             lines.extend(_lines(order_id, made.id, dict(part.lines), priced, held))
     session.add_all(lines)
     figures["groups"] = len(groups)
@@ -455,8 +457,13 @@ def _new_group(
     )
 
 
-def _hold(
-    uow: UnitOfWork, group: FulfilmentGroupRow, lines: dict[str, int], request: OrderRequest
+def hold_group(
+    uow: UnitOfWork,
+    group: FulfilmentGroupRow,
+    lines: dict[str, int],
+    *,
+    channel: str,
+    actor: str | None,
 ) -> dict[str, str]:
     """Reserve at the group's location; returns sku → reservation id."""
     trying = group.method == Method.RESERVE_AND_TRY.value
@@ -468,8 +475,8 @@ def _hold(
         location_id=group.location_id,
         lines=[inventory.Line(sku, qty) for sku, qty in sorted(lines.items())],
         ttl_minutes=TRY_IN_STORE_HOURS * 60 if trying else None,
-        channel=request.channel,
-        actor=request.actor,
+        channel=channel,
+        actor=actor,
     )
     return {r.sku: r.id for r in reservations}
 
