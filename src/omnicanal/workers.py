@@ -16,6 +16,7 @@ def background_workers(db: Database, settings: Settings) -> list[Periodic]:
         event_dispatcher(db, settings),
         webhook_sender(db, settings),
         reservation_sweeper(db, settings),
+        no_show_sweeper(db, settings),
     ]
 
 
@@ -52,3 +53,14 @@ def reservation_sweeper(db: Database, settings: Settings) -> Periodic:
             return sweep_expired(uow)
 
     return Periodic("reservation-sweeper", run_once, settings.sweeper_interval_seconds)
+
+
+def no_show_sweeper(db: Database, settings: Settings) -> Periodic:
+    """Releases click & collect orders not collected by their no-show deadline."""
+    from omnicanal.orders.fulfilment import sweep_no_shows
+
+    def run_once() -> int:
+        with db.uow() as uow:
+            return sweep_no_shows(uow)
+
+    return Periodic("no-show-sweeper", run_once, settings.sweeper_interval_seconds)
