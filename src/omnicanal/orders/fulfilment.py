@@ -28,8 +28,6 @@ from omnicanal.orders.tables import FulfilmentGroupRow, OrderLineRow, OrderRow
 from omnicanal.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from omnicanal.storage.uow import UnitOfWork
 
-NO_SHOW_AFTER_HOURS = 72
-
 
 def load_group(
     uow: UnitOfWork, group_id: str, *, acting_store: str | None = None
@@ -177,7 +175,10 @@ def mark_ready(
     group.code_attempts = 0
     group.ready_at = now
     if group.method != Method.RESERVE_AND_TRY.value:
-        group.no_show_at = now + timedelta(hours=NO_SHOW_AFTER_HOURS)
+        from omnicanal.orders.sourcing import routing_config
+
+        hours = routing_config(uow.session).no_show_after_hours
+        group.no_show_at = now + timedelta(hours=hours)
     move(uow, order, group, GroupStatus.READY_FOR_PICKUP, lines=lines)
     return order
 

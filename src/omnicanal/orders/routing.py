@@ -49,6 +49,8 @@ class RoutingConfig:
     max_groups: int = 3
     allow_backorder: bool = False
     use_optimizer: bool = True
+    no_show_after_hours: int = 72  # a ready pickup not collected by then is released
+    try_in_store_hours: int = 48  # how long a reserve-and-try hold lasts
 
     def handling(self, kind: str) -> int:
         return int(self.handling_cost_minor.get(kind, 0))
@@ -63,6 +65,8 @@ class RoutingConfig:
             "max_groups": self.max_groups,
             "allow_backorder": self.allow_backorder,
             "use_optimizer": self.use_optimizer,
+            "no_show_after_hours": self.no_show_after_hours,
+            "try_in_store_hours": self.try_in_store_hours,
         }
 
     @classmethod
@@ -76,12 +80,20 @@ class RoutingConfig:
                 field=unknown[0],
             )
         merged = {**cls().as_dict(), **data}
-        for name in ("cost_per_km_minor", "split_penalty_minor", "max_groups"):
+        whole_numbers = (
+            "cost_per_km_minor",
+            "split_penalty_minor",
+            "max_groups",
+            "no_show_after_hours",
+            "try_in_store_hours",
+        )
+        for name in whole_numbers:
             value = merged[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InvalidInput(f"{name} must be a whole number ≥ 0.", field=name)
-        if merged["max_groups"] < 1:
-            raise InvalidInput("max_groups must be at least 1.", field="max_groups")
+        for name in ("max_groups", "no_show_after_hours", "try_in_store_hours"):
+            if merged[name] < 1:
+                raise InvalidInput(f"{name} must be at least 1.", field=name)
         handling = merged["handling_cost_minor"]
         if not isinstance(handling, Mapping) or any(
             isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in handling.values()

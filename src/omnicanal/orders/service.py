@@ -41,7 +41,6 @@ from omnicanal.shared.money import Money, check_currency
 from omnicanal.storage.uow import UnitOfWork
 
 PAYMENT_KINDS = ("authorised", "captured", "refunded", "voided")
-TRY_IN_STORE_HOURS = 48
 PROMISE_HOURS = {"pickup": 2, "store": 24, "warehouse": 48}
 
 
@@ -474,7 +473,7 @@ def hold_group(
         owner_id=group.id,
         location_id=group.location_id,
         lines=[inventory.Line(sku, qty) for sku, qty in sorted(lines.items())],
-        ttl_minutes=TRY_IN_STORE_HOURS * 60 if trying else None,
+        ttl_minutes=routing_config(uow.session).try_in_store_hours * 60 if trying else None,
         channel=channel,
         actor=actor,
     )
