@@ -20,6 +20,7 @@ from omnicanal.customers.activity_tables import (
     TimelineEntryRow,
 )
 from omnicanal.customers.model import normalise_identifiers
+from omnicanal.customers.tables import CustomerProfileRow
 from omnicanal.customers.timeline import ActivityInput, TimelineKind
 from omnicanal.events.dispatch import drain
 from omnicanal.events.tables import OutboxEventRow
@@ -567,3 +568,68 @@ def test_export_and_erasure_cover_timeline_attributes_segments_and_tickets(
     assert not [d for d in dumped for s in secrets if s in d]
     with pytest.raises(Gone), db.read() as session:
         timeline.timeline_page(session, zoe)
+
+
+def test_given_purchases_racing_a_segment_definition_then_no_member_is_left_out(
+    db: Database, clock: FrozenClock
+) -> None:
+    """The definition evaluates everyone while purchases keep arriving on other threads: at the
+    end the members are exactly the buyers (an advisory lock on PostgreSQL, BEGIN IMMEDIATE on
+    SQLite)."""
+    import threading
+
+    people = [identify(db, ("email", f"p{n}@example.fr")) for n in range(60)]
+    with db.uow() as uow:  # a crowd of non-buyers makes the definition take a while
+        uow.session.add_all(
+            CustomerProfileRow(
+                id=new_id("cus"),
+                status="active",
+                attributes={},
+                created_channel="web",
+                created_at=uow.now(),
+                updated_at=uow.now(),
+                last_seen_at=uow.now(),
+            )
+            for _ in range(3000)
+        )
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def buy(chunk: list[str]) -> None:
+        start.wait()
+        for n, pid in enumerate(chunk):
+            fact = attributes.PurchaseInput(
+                kind="purchase",
+                ref=f"pos:{pid}",
+                channel="pos",
+                occurred_at=clock.now(),
+                amount=Money.of(f"{10 + n}.00", "EUR"),
+            )
+            try:
+                with db.uow() as uow:
+                    attributes.record_purchase(uow, pid, fact, cause="import")
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+    def define() -> None:
+        start.wait()
+        try:
+            with db.uow() as uow:
+                segments.define_segment(
+                    uow, name="Buyers", rule={"attr": "frequency", "op": ">=", "value": 1}
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=buy, args=(people[i::3],)) for i in range(3)]
+    threads.append(threading.Thread(target=define))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    with db.read() as session:
+        members = set(session.scalars(select(SegmentMemberRow.profile_id)))
+        count = session.scalars(select(SegmentRow.member_count)).one()
+    assert members == set(people)
+    assert count == len(people)

@@ -236,7 +236,8 @@ def _changed_event(
 
 def lock_segments(session: Session, *, exclusive: bool) -> None:
     """PostgreSQL: evaluations share a lock a (re)definition takes alone, so a profile updated
-    while a segment is being computed is never left out. SQLite serialises writers anyway."""
+    while a segment is being computed is never left out. Writers of attributes take it first,
+    before any row lock, so the two never deadlock. SQLite serialises writers anyway."""
     if session.get_bind().dialect.name != "postgresql":
         return
     fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
@@ -413,6 +414,7 @@ def record_purchase(
 ) -> Recorded:
     """Counts one purchase or return in the profile's attributes, once per (kind, ref)."""
     session = uow.session
+    lock_segments(session, exclusive=False)  # before any row lock: no deadlock with a definition
     profile = resolve_live(session, profile_id, lock=True)
     if fact.occurred_at > uow.now() + _CLOCK_SKEW:
         raise InvalidInput("occurred_at is in the future.", field="occurred_at")
@@ -522,6 +524,7 @@ def on_event(uow: UnitOfWork, event: StoredEvent) -> None:
     """``customers.attributes``: purchases, returns and cancellations into RFM attributes and
     segment memberships; merges fold the absorbed profiles' history into the survivor's."""
     session = uow.session
+    lock_segments(session, exclusive=False)  # before any row lock: no deadlock with a definition
     if event.type == "customers.profile.merged":
         _on_merged(uow, event)
         return
@@ -556,6 +559,7 @@ def on_event(uow: UnitOfWork, event: StoredEvent) -> None:
 def review_due(uow: UnitOfWork, *, batch: int = 500) -> int:
     """Re-evaluates profiles whose recency crossed a boundary (a score or a rule's threshold).
     Call it periodically until it returns 0."""
+    lock_segments(uow.session, exclusive=False)
     now = uow.now()
     rows = uow.session.scalars(
         select(CustomerAttributesRow)
