@@ -232,5 +232,40 @@ def demo(
         uvicorn.run("omnicanal.api.app:create_app", factory=True, host=host, port=port)
 
 
+customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
+
+
+@customers_app.command("scan-duplicates")
+def customers_scan_duplicates(
+    threshold: float = typer.Option(
+        0.9, help="Match probability from which a pair is queued for review (0.5 to 1)."
+    ),
+) -> None:
+    """Score every live profile with the probabilistic matcher and refresh the review queue
+    (GET /v1/customers/duplicates). Rejected pairs stay rejected."""
+    from omnicanal.customers.duplicates import check_threshold, scan_for_duplicates
+    from omnicanal.shared.errors import DomainError
+
+    db = _database()
+    try:
+        report = scan_for_duplicates(db, threshold=check_threshold(threshold))
+    except DomainError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    model = "learnt from them" if report.trained else "the priors: too few to learn from"
+    console.print(
+        f"{report.profiles} live profiles compared on {', '.join(report.fields) or 'nothing'} "
+        f"in {report.seconds:.1f}s; parameters: {model}"
+    )
+    console.print(
+        f"[green]{report.found} pair(s) at or above {report.threshold}: {report.opened} new, "
+        f"{report.rescored} rescored, {report.still_rejected} still rejected; "
+        f"{report.withdrawn} withdrawn from the queue[/green]"
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -71,7 +71,8 @@ def test_review_journey_scan_list_accept_reject_rescan(
     listed = client.get("/v1/customers/duplicates?status=open&limit=1", headers=callcenter)
     assert listed.status_code == 200, listed.text
     page = listed.json()
-    assert len(page["data"]) == 1 and page["next_cursor"]
+    assert len(page["data"]) == 1
+    assert page["next_cursor"]
     more = client.get(
         f"/v1/customers/duplicates?limit=1&cursor={page['next_cursor']}", headers=callcenter
     ).json()
@@ -86,7 +87,8 @@ def test_review_journey_scan_list_accept_reject_rescan(
     assert {e["field"]: e["level"] for e in zoe["explanation"]}["birth_date"] == "exact"
     assert {zoe["left"]["family_name"], zoe["right"]["family_name"]} == {"Martin", "Matrin"}
     one = client.get(f"/v1/customers/duplicates/{zoe['id']}", headers=callcenter)
-    assert one.status_code == 200 and one.json()["id"] == zoe["id"]
+    assert one.status_code == 200
+    assert one.json()["id"] == zoe["id"]
 
     # the call centre confirms Zoé: one profile, the oldest, with lineage
     accepted = client.post(
@@ -103,7 +105,8 @@ def test_review_journey_scan_list_accept_reject_rescan(
     assert body["candidate"]["decided_channel"] == "callcenter"
     assert body["candidate"]["right" if absorbed > survivor else "left"]["status"] == "merged"
     profile = client.get(f"/v1/customers/{absorbed}", headers=callcenter).json()
-    assert profile["id"] == survivor and profile["resolved_from"] == absorbed
+    assert profile["id"] == survivor
+    assert profile["resolved_from"] == absorbed
     assert [m["source_ref"] for m in profile["lineage"]] == [f"duplicate:{zoe['id']}"]
     assert profile["lineage"][0]["caused_by"][0]["kind"] == "probable_duplicate"
 
@@ -149,9 +152,11 @@ def test_bad_requests_name_the_fault(
     assert unknown.status_code == 404
     assert unknown.json()["type"] == "/problems/duplicate-candidate-not-found"
     status = client.get("/v1/customers/duplicates?status=maybe", headers=admin)
-    assert status.status_code == 422 and status.json()["field"] == "status"
+    assert status.status_code == 422
+    assert status.json()["field"] == "status"
     cursor = client.get("/v1/customers/duplicates?cursor=garbage", headers=admin)
-    assert cursor.status_code == 422 and cursor.json()["field"] == "cursor"
+    assert cursor.status_code == 422
+    assert cursor.json()["field"] == "cursor"
     low = client.post("/v1/customers/duplicates/scan", json={"threshold": 0.1}, headers=idem(admin))
     assert low.status_code == 422
     # the customers' own routes are untouched by the duplicates prefix

@@ -83,7 +83,8 @@ def test_a_scan_queues_the_probable_pair_with_its_reasons(db: Database, clock: F
     assert levels["family_name"] != "different"
     assert levels["email"] == "missing"  # only one of the two has an email
     # ids, levels and weights only: the queue holds no personal value
-    assert "Martin" not in str(row.explanation) and "zoe" not in str(row.explanation)
+    assert "Martin" not in str(row.explanation)
+    assert "zoe" not in str(row.explanation)
     [found] = events(db, "customers.duplicate.")
     assert found.type == "customers.duplicate.found"
     assert found.data["candidate_id"] == row.id
@@ -150,7 +151,8 @@ def test_accepting_merges_with_lineage_naming_the_candidate(
     # a retry answers the same; the contrary decision is refused
     with db.uow() as uow:
         retry = duplicates.accept(uow, row.id, decided_by="key_REVIEWER", channel="admin")
-    assert retry.merge is None and retry.candidate.status == "accepted"
+    assert retry.merge is None
+    assert retry.candidate.status == "accepted"
     with pytest.raises(Conflict, match="already accepted"), db.uow() as uow:
         duplicates.reject(uow, row.id, decided_by="key_OTHER", channel="admin")
     # the merged profile is no longer compared: the queue stays empty
@@ -164,7 +166,7 @@ def test_a_rejection_is_remembered_across_scans_and_merges(
 ) -> None:
     card_holder = identify(db, "loyalty_card", "FID-0001", "pos")  # older than everybody
     clock.advance(days=1)
-    web, till = given_zoe_twice_and_others(db, clock)
+    _web, till = given_zoe_twice_and_others(db, clock)
     duplicates.scan_for_duplicates(db)
     [row] = queue(db)
     with db.uow() as uow:
@@ -188,7 +190,8 @@ def test_a_rejection_is_remembered_across_scans_and_merges(
             ),
             channel="pos",
         )
-    assert merged.profile_id == card_holder and merged.absorbed_ids == [till]
+    assert merged.profile_id == card_holder
+    assert merged.absorbed_ids == [till]
     report = duplicates.scan_for_duplicates(db)
     assert (report.found, report.still_rejected, report.opened) == (1, 1, 0)
     assert queue(db) == []
@@ -200,7 +203,7 @@ def test_a_rejection_is_remembered_across_scans_and_merges(
 
 
 def test_erased_and_merged_profiles_are_never_candidates(db: Database, clock: FrozenClock) -> None:
-    web, till = given_zoe_twice_and_others(db, clock)
+    _web, till = given_zoe_twice_and_others(db, clock)
     duplicates.scan_for_duplicates(db)
     [row] = queue(db)
     with db.uow() as uow:
@@ -250,7 +253,8 @@ def test_the_queue_lists_strongest_first_page_by_page(db: Database, clock: Froze
         rest, end = duplicates.list_candidates(s, cursor=cursor, limit=2)
         assert end is None
     weights = [r.match_weight for r in [*first, *rest]]
-    assert len(weights) == 3 and weights == sorted(weights, reverse=True)
+    assert len(weights) == 3
+    assert weights == sorted(weights, reverse=True)
     with db.read() as s:
         [one] = duplicates.list_candidates(s, customer_id=first[0].right_id, cursor=None, limit=10)[
             0

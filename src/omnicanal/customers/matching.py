@@ -36,7 +36,7 @@ from splink.internals.comparison_level_creator import ComparisonLevelCreator
 SEED = 20261123
 MIN_RECORDS_TO_TRAIN = 400
 DEFAULT_THRESHOLD = 0.9  # match probability from which a pair enters the review queue
-U_SAMPLE_PAIRS = 1e6
+U_SAMPLE_PAIRS = 2e6  # pairs sampled to estimate u (Splink warns at its 1e6 default)
 
 
 # ---------------------------------------------------------------------------------------------
