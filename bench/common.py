@@ -398,3 +398,19 @@ def postgres_version() -> str | None:
     except Exception:
         return None
     return str(version)
+
+
+def cpu_busy(seconds: float = 5.0) -> float:
+    """Share of all CPUs busy over ``seconds`` (0 to 1), whoever is using them."""
+    return round(float(psutil.cpu_percent(interval=seconds)) / 100, 2)
+
+
+def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> float:
+    """Wait (at most ``max_wait`` seconds) until the machine is at most ``threshold`` busy;
+    returns the last measured share. Other people's work shares these cores."""
+    deadline = time.monotonic() + max_wait
+    busy = cpu_busy()
+    while busy > threshold and time.monotonic() < deadline:
+        log(f"  machine {busy:.0%} busy; waiting for it to quieten")
+        busy = cpu_busy()
+    return busy

@@ -146,5 +146,13 @@ def markdown(run: dict[str, Any]) -> str:
         f"Load average at start {m['load_average']}, at end {run.get('load_average_end')}.",
     ]
     for scenario, by_backend in run["results"].items():
-        out += ["", f"### {scenario}", "", *RENDER[scenario](by_backend)]
+        out += ["", f"### {scenario}", "", *RENDER[scenario](by_backend), ""]
+        for backend, result in by_backend.items():
+            c = result.get("conditions")
+            if c:
+                out.append(
+                    f"- {backend}: CPUs {c['cpu_busy_before']:.0%} busy just before; load "
+                    f"average {c['load_average_before'][0]} before, "
+                    f"{c['load_average_after'][0]} after"
+                )
     return "\n".join(out) + "\n"

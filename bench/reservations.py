@@ -228,10 +228,17 @@ def run(
         with db.uow() as uow:
             service.receive(uow, location_id=hot[1], lines=[Line(hot[0], HOT_STOCK)])
 
+        seeds = iter(range(1, 100))
+
         def measure(name: str, work: Any, extra: Any = None) -> dict[str, Any]:
             log(f"  reservations/{backend}: {name}")
             load, others = run_threads(
-                work, threads=CLIENTS, seconds=seconds, warmup=warmup, extra=extra
+                work,
+                threads=CLIENTS,
+                seconds=seconds,
+                warmup=warmup,
+                extra=extra,
+                seed=next(seeds),  # each measurement picks its own pairs
             )
             return _row(load, others)
 

@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import availability, identify, memory, reservations
-from bench.common import RESULTS, log, machine, pg_reachable, postgres_version, save
+from bench.common import (
+    RESULTS,
+    cpu_busy,
+    log,
+    machine,
+    pg_reachable,
+    postgres_version,
+    save,
+    wait_for_quiet,
+)
 from bench.report import markdown
 
 Scenario = Callable[..., dict[str, Any]]
@@ -37,6 +46,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
     )
     parser.add_argument("--quick", action="store_true", help="fewer samples, shorter loads")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each scenario, wait up to this long for the CPUs to be under 25%% busy",
+    )
     parser.add_argument(
         "--no-http-reservations",
         action="store_true",
@@ -73,10 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         for backend in targets:
             log(f"{name} on {backend}{' (quick)' if args.quick else ''}")
+            busy = wait_for_quiet(args.wait_quiet) if args.wait_quiet else cpu_busy(2.0)
             options: dict[str, Any] = {"quick": args.quick, "log": log}
             if name == "reservations":
                 options["http"] = not args.no_http_reservations
-            run["results"].setdefault(name, {})[backend] = SCENARIOS[name](backend, **options)
+            load_before = [round(x, 2) for x in os.getloadavg()]
+            result = SCENARIOS[name](backend, **options)
+            result["conditions"] = {
+                "cpu_busy_before": busy,
+                "load_average_before": load_before,
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            }
+            run["results"].setdefault(name, {})[backend] = result
     run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     run["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
