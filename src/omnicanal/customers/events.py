@@ -105,6 +105,90 @@ class ProfileErased(Event):
         return self.profile_id
 
 
+# --- timeline, RFM attributes and segments -----------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityRecorded(Event):
+    """Channel activity with no other home (a session, a product view, a search) recorded on
+    the timeline. A search's text is personal: it sits under ``personal``."""
+
+    type = "customers.activity.recorded"
+    activity_id: str
+    profile_id: str
+    kind: str
+    action: str
+    channel: str | None
+    store_id: str | None = None
+    session_id: str | None = None
+    ref: str | None = None
+    occurred_at: str
+    personal: dict[str, Any] | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttributesChanged(Event):
+    """A profile's RFM attributes moved (a purchase, a return, a merge, time passing). Money as
+    a decimal string with its currency; no personal data."""
+
+    type = "customers.attributes.changed"
+    profile_id: str
+    frequency: int
+    last_purchase_at: str | None
+    monetary: dict[str, str] | None  # {"amount": "59.90", "currency": "EUR"}, net of refunds
+    return_count: int
+    r_score: int | None
+    f_score: int | None
+    m_score: int | None
+    cause: str  # purchase | return | correction | cancellation | merge | review | import
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentDefined(Event):
+    type = "customers.segment.defined"
+    segment_id: str
+    name: str
+    rule: dict[str, Any]
+    member_count: int
+    change: str  # created | updated
+
+    @property
+    def subject(self) -> str:
+        return self.segment_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentEntered(Event):
+    type = "customers.segment.entered"
+    segment_id: str
+    profile_id: str
+    cause: str  # the attribute change, the segment's (re)definition, a merge
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentLeft(Event):
+    type = "customers.segment.left"
+    segment_id: str
+    profile_id: str
+    cause: str
+
+    @property
+    def subject(self) -> str:
+        return self.profile_id
+
+
 # --- probable duplicates -----------------------------------------------------------------------
 
 
