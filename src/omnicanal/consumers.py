@@ -7,7 +7,15 @@ from omnicanal.events.consumers import Consumer
 
 
 def all_consumers() -> list[Consumer]:
+    from omnicanal.carts import consumers as carts
+    from omnicanal.customers import consumers as customers
     from omnicanal.events import webhooks
+    from omnicanal.orders import consumers as orders
+    from omnicanal.service_desk import consumers as service_desk
 
     consumers: list[Consumer] = [webhooks.FANOUT]
+    consumers += carts.CONSUMERS
+    consumers += customers.CONSUMERS
+    consumers += orders.CONSUMERS
+    consumers += service_desk.CONSUMERS
     return consumers

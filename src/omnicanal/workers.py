@@ -17,6 +17,8 @@ def background_workers(db: Database, settings: Settings) -> list[Periodic]:
         webhook_sender(db, settings),
         reservation_sweeper(db, settings),
         no_show_sweeper(db, settings),
+        segment_review(db, settings),
+        ticket_priority(db, settings),
     ]
 
 
@@ -64,3 +66,25 @@ def no_show_sweeper(db: Database, settings: Settings) -> Periodic:
             return sweep_no_shows(uow)
 
     return Periodic("no-show-sweeper", run_once, settings.sweeper_interval_seconds)
+
+
+def segment_review(db: Database, settings: Settings) -> Periodic:
+    """Segment memberships that drift with recency alone (no purchase, yet 91 days ago)."""
+    from omnicanal.customers.attributes import review_due
+
+    def run_once() -> int:
+        with db.uow() as uow:
+            return review_due(uow)
+
+    return Periodic("segment-review", run_once, settings.sweeper_interval_seconds * 4)
+
+
+def ticket_priority(db: Database, settings: Settings) -> Periodic:
+    """Ticket priorities that rise with the ticket's age."""
+    from omnicanal.service_desk.service import reprioritise_due
+
+    def run_once() -> int:
+        with db.uow() as uow:
+            return reprioritise_due(uow)
+
+    return Periodic("ticket-priority", run_once, settings.sweeper_interval_seconds * 4)

@@ -10,14 +10,19 @@ from sqlalchemy import text
 
 from omnicanal import __version__
 from omnicanal.api import (
+    carts,
     catalog,
     customer_duplicates,
+    customer_timeline,
     customers,
     events,
     imports,
     inventory,
     keys,
     locations,
+    orders,
+    segments,
+    tickets,
     webhooks,
 )
 from omnicanal.api.deps import DbDep
@@ -97,6 +102,11 @@ def create_app(
         inventory,
         customer_duplicates,  # before customers: /customers/duplicates is not a customer id
         customers,
+        customer_timeline,  # /customers/{id}/timeline, /activities
+        segments,  # /segments, /customers/{id}/attributes and /purchases
+        tickets,
+        carts,
+        orders,
         events,
         webhooks,
         keys,

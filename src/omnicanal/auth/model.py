@@ -29,6 +29,10 @@ SCOPES: dict[str, str] = {
     "customers:erase": "erase a customer's personal data (right to erasure)",
     "carts:read": "read carts; find a customer's cart by id, phone, email or card",
     "carts:write": "open carts, change lines, attach customers, hand off and claim carts",
+    "orders:read": "read orders, their status, timeline and payments",
+    "orders:write": "place and cancel orders, record payment references",
+    "orders:fulfil": "store operations: pick lists, ready, hand-over, ship, no-show",
+    "routing:manage": "change the routing settings (costs, split penalty, backorders)",
     "segments:manage": "define customer segments (rules over RFM attributes)",
     "tickets:read": "read customer service tickets",
     "tickets:write": "open tickets, change their status, record satisfaction (CSAT)",
@@ -42,14 +46,30 @@ _READ = ["catalog:read", "locations:read", "inventory:read"]
 _CUSTOMERS = ["customers:read", "customers:write"]
 _TICKETS = ["tickets:read", "tickets:write"]
 _CARTS = ["carts:read", "carts:write"]
+_ORDERS = ["orders:read", "orders:write"]
 DEFAULT_SCOPES: dict[Channel, list[str]] = {
-    Channel.WEB: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS],
-    Channel.APP: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS],
-    Channel.POS: [*_READ, "inventory:reserve", "inventory:write", *_CUSTOMERS, *_TICKETS, *_CARTS],
-    Channel.CALLCENTER: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS],
+    Channel.WEB: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS, *_ORDERS],
+    Channel.APP: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS, *_ORDERS],
+    Channel.POS: [
+        *_READ,
+        "inventory:reserve",
+        "inventory:write",
+        *_CUSTOMERS,
+        *_TICKETS,
+        *_CARTS,
+        *_ORDERS,
+        "orders:fulfil",
+    ],
+    Channel.CALLCENTER: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS, *_ORDERS],
     # a marketplace links its buyers (identify) but does not search the customer base; it
     # forwards its buyers' complaints as tickets without reading the service desk
-    Channel.MARKETPLACE: [*_READ, "inventory:reserve", "customers:write", "tickets:write"],
+    Channel.MARKETPLACE: [
+        *_READ,
+        "inventory:reserve",
+        "customers:write",
+        "tickets:write",
+        *_ORDERS,
+    ],
     Channel.ADMIN: ["*"],
 }
 

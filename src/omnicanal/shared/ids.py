@@ -21,13 +21,21 @@ PREFIXES = frozenset(
         "dlv",  # webhook delivery
         "imp",  # import run
         "ord",  # order
+        "orl",  # order line
+        "ful",  # fulfilment group of an order
+        "pay",  # payment reference recorded on an order
         "cus",  # customer
         "idn",  # customer identifier
         "cns",  # consent
         "mrg",  # profile merge (identity lineage)
         "crt",  # cart
+        "crl",  # cart line
+        "hof",  # cart handoff code
         "ret",  # return
         "dup",  # probable-duplicate candidate (customer review queue)
+        "act",  # customer timeline activity
+        "seg",  # customer segment
+        "tkt",  # customer service ticket
     }
 )
 

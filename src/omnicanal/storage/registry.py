@@ -7,13 +7,17 @@ from sqlalchemy import MetaData
 
 def load_all_tables() -> MetaData:
     from omnicanal.auth import tables as _auth  # noqa: F401
+    from omnicanal.carts import tables as _carts  # noqa: F401
     from omnicanal.catalog import tables as _catalog  # noqa: F401
+    from omnicanal.customers import activity_tables as _customer_activity  # noqa: F401
     from omnicanal.customers import duplicate_tables as _customer_duplicates  # noqa: F401
     from omnicanal.customers import tables as _customers  # noqa: F401
     from omnicanal.events import tables as _events  # noqa: F401
     from omnicanal.idempotency import tables as _idempotency  # noqa: F401
     from omnicanal.inventory import tables as _inventory  # noqa: F401
     from omnicanal.locations import tables as _locations  # noqa: F401
+    from omnicanal.orders import tables as _orders  # noqa: F401
+    from omnicanal.service_desk import tables as _service_desk  # noqa: F401
     from omnicanal.storage.base import Base
 
     return Base.metadata
