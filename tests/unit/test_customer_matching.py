@@ -142,6 +142,26 @@ def test_fields_nobody_carries_are_left_out() -> None:
 def test_nothing_to_compare() -> None:
     assert find_probable_duplicates([]).pairs == []
     assert find_probable_duplicates([PEOPLE[0]]).pairs == []
+    # a city alone picks no pair (no blocking rule): never everybody against everybody
+    cities = [MatchRecord(id=str(i), city="Lyon") for i in range(3)]
+    assert find_probable_duplicates(cities, threshold=0.0001).pairs == []
+
+
+def test_training_on_strangers_learns_what_it_can_and_queues_nobody() -> None:
+    """No pair agrees on a training rule: those m values stay the priors, nothing breaks."""
+    records = [
+        MatchRecord(
+            id=f"cus_{i:03d}",
+            given_name=f"given{i}",
+            family_name=f"family{i * 7}",
+            birth_date=f"19{50 + i % 40}-0{1 + i % 9}-1{i % 10}",
+            city=("Lyon", "Paris", "Nantes")[i % 3],
+        )
+        for i in range(60)
+    ]
+    run = find_probable_duplicates(records, train=True)
+    assert run.trained
+    assert run.pairs == []
 
 
 def test_bad_input_is_refused() -> None:

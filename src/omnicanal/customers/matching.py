@@ -18,9 +18,12 @@ weigh less than rare ones (term frequency adjustments).
 from __future__ import annotations
 
 import copy
+import itertools
+import logging
 import re
 import time
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -36,6 +39,7 @@ from splink.internals.comparison_level_creator import ComparisonLevelCreator
 SEED = 20261123
 MIN_RECORDS_TO_TRAIN = 400
 DEFAULT_THRESHOLD = 0.9  # match probability from which a pair enters the review queue
+_log = logging.getLogger(__name__)
 U_SAMPLE_PAIRS = 2e6  # pairs sampled to estimate u (Splink warns at its 1e6 default)
 
 
@@ -245,28 +249,35 @@ _TRAINING: tuple[tuple[str, ...], ...] = (
     ("postal_code",),
 )
 _PRIOR_MATCH_PROBABILITY = 1e-4
+_MIN_EM_PAIRS = 20
 
 
 def _present(fields_: Iterable[str], carried: set[str]) -> bool:
     return all(f in carried for f in fields_)
 
 
-def settings(carried: set[str], *, trained: bool) -> SettingsCreator:
-    """The model for records carrying ``carried`` fields (the others are left out)."""
-    comparisons: list[ComparisonCreator | dict[str, Any]] = [
-        fm.comparison(trained=trained) for fm in MODEL if fm.field in carried
-    ]
+def _blocking_rules(carried: set[str]) -> list[BlockingRuleCreator | dict[str, Any]]:
     rules: list[BlockingRuleCreator | dict[str, Any]] = [
         block_on(*rule) for rule in _BLOCKING if _present(rule, carried)
     ]
     if _present(("given_name", "family_name"), carried):
         rules.append(CustomRule(_SWAPPED_NAMES))
+    return rules
+
+
+def settings(
+    carried: set[str], *, trained: bool, match_probability: float = _PRIOR_MATCH_PROBABILITY
+) -> SettingsCreator:
+    """The model for records carrying ``carried`` fields (the others are left out)."""
+    comparisons: list[ComparisonCreator | dict[str, Any]] = [
+        fm.comparison(trained=trained) for fm in MODEL if fm.field in carried
+    ]
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=rules,
-        probability_two_random_records_match=_PRIOR_MATCH_PROBABILITY,
+        blocking_rules_to_generate_predictions=_blocking_rules(carried),
+        probability_two_random_records_match=match_probability,
         retain_matching_columns=True,  # for the gamma (level) columns; values stay in memory
         retain_intermediate_calculation_columns=True,
         additional_columns_to_retain=[],
@@ -313,19 +324,40 @@ def _carried(rows: Sequence[dict[str, str | None]]) -> set[str]:
     return {name for name in MATCH_FIELDS if sum(1 for r in rows if r[name] is not None) >= 2}
 
 
-def _train(linker: Linker, carried: set[str], *, seed: int) -> None:
-    deterministic = [block_on(*r) for r in _DETERMINISTIC if _present(r, carried)]
-    if deterministic:
-        linker.training.estimate_probability_two_random_records_match(
-            deterministic,  # type: ignore[arg-type]
-            recall=_DETERMINISTIC_RECALL,
-        )
+def _groups(rows: Sequence[dict[str, str | None]], rule: Sequence[str]) -> list[list[str]]:
+    """Ids of the records that agree exactly on every field of ``rule`` (none missing)."""
+    groups: dict[tuple[str | None, ...], list[str]] = defaultdict(list)
+    for row in rows:
+        key = tuple(row[f] for f in rule)
+        if None not in key:
+            groups[key].append(str(row["unique_id"]))
+    return [ids for ids in groups.values() if len(ids) > 1]
+
+
+def estimated_match_probability(rows: Sequence[dict[str, str | None]]) -> float:
+    """How likely two random records are one person: the pairs that agree exactly on one of the
+    deterministic rules, scaled up by their assumed recall, over all pairs. The prior when no
+    pair agrees (no evidence either way)."""
+    agreeing: set[tuple[str, ...]] = set()
+    for rule in _DETERMINISTIC:
+        for ids in _groups(rows, rule):
+            agreeing.update(itertools.combinations(sorted(ids), 2))
+    total = len(rows) * (len(rows) - 1) / 2
+    if not agreeing or not total:
+        return _PRIOR_MATCH_PROBABILITY
+    return min(0.5, len(agreeing) / _DETERMINISTIC_RECALL / total)
+
+
+def _train(linker: Linker, rows: Sequence[dict[str, str | None]], *, seed: int) -> None:
     linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=seed)
     for rule in _TRAINING:
-        if _present(rule, carried):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on(*rule), estimate_without_term_frequencies=True
-            )
+        pairs = sum(len(ids) * (len(ids) - 1) // 2 for ids in _groups(rows, rule))
+        if pairs < _MIN_EM_PAIRS:  # too little to learn from: those m values stay the priors
+            _log.info("%d pairs agree on %s: not enough to train on", pairs, " + ".join(rule))
+            continue
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*rule), estimate_without_term_frequencies=True
+        )
 
 
 def _pair(row: dict[str, Any], carried_models: Sequence[FieldModel]) -> ScoredPair:
@@ -366,15 +398,18 @@ def find_probable_duplicates(
     carried = _carried(rows)
     trained = len(rows) >= MIN_RECORDS_TO_TRAIN if train is None else train
     carried_models = [fm for fm in MODEL if fm.field in carried]
-    if len(rows) < 2 or not carried_models:
+    if len(rows) < 2 or not carried_models or not _blocking_rules(carried):
+        # no rule to pick pairs with: never fall back to comparing everybody with everybody
         return MatchRun([], len(rows), (), trained, threshold, time.perf_counter() - started)
     db_api = DuckDBAPI()
     try:
         db_api.duckdb_con.execute("SET threads TO 1")  # same float sums, same answers
         table = db_api.register(rows)
-        linker = Linker(table, settings(carried, trained=trained), log_level=None)
+        prior = estimated_match_probability(rows) if trained else _PRIOR_MATCH_PROBABILITY
+        model = settings(carried, trained=trained, match_probability=prior)
+        linker = Linker(table, model, log_level=None)
         if trained:
-            _train(linker, carried, seed=seed)
+            _train(linker, rows, seed=seed)
         predictions = linker.inference.predict(threshold_match_probability=threshold)
         scored = [_pair(row, carried_models) for row in predictions.as_record_list()]
     finally:
