@@ -19,6 +19,11 @@ from omnicanal.orders.wording import describe
 from omnicanal.shared.money import Money
 
 
+def _ts(value: datetime | None) -> str | None:
+    """UTC instants as the rest of the API writes them: ``2026-11-23T09:00:00Z``."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
 def _money(minor: int, currency: str) -> dict[str, str]:
     return {"amount": str(Money(minor, currency).amount), "currency": currency}
 
@@ -95,8 +100,8 @@ def _order_view(
         "contact": order.contact,
         "shipping_address": order.shipping_address,
         "routing": order.routing,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
+        "created_at": _ts(order.created_at),
+        "updated_at": _ts(order.updated_at),
         "groups": [
             {
                 "id": g.id,
@@ -105,11 +110,11 @@ def _order_view(
                 "location_id": g.location_id,
                 "location_name": names.get(g.location_id or ""),
                 "relay_point_id": g.relay_point_id,
-                "promised_by": g.promised_by,
-                "ready_at": g.ready_at,
-                "shipped_at": g.shipped_at,
-                "done_at": g.done_at,
-                "no_show_at": g.no_show_at,
+                "promised_by": _ts(g.promised_by),
+                "ready_at": _ts(g.ready_at),
+                "shipped_at": _ts(g.shipped_at),
+                "done_at": _ts(g.done_at),
+                "no_show_at": _ts(g.no_show_at),
                 "carrier": g.carrier,
                 "tracking_number": g.tracking_number,
                 "cancel_reason": g.cancel_reason,
@@ -135,7 +140,7 @@ def _order_view(
                 "provider": p.provider,
                 "reference": p.reference,
                 "amount": _money(p.amount_minor, p.currency),
-                "created_at": p.created_at,
+                "created_at": _ts(p.created_at),
             }
             for p in payments
         ],
@@ -194,9 +199,9 @@ def _with_lines(session: Session, groups: Sequence[FulfilmentGroupRow]) -> list[
             "order_id": g.order_id,
             "method": g.method,
             "status": g.status,
-            "promised_by": g.promised_by,
-            "ready_at": g.ready_at,
-            "no_show_at": g.no_show_at,
+            "promised_by": _ts(g.promised_by),
+            "ready_at": _ts(g.ready_at),
+            "no_show_at": _ts(g.no_show_at),
             "lines": [
                 {
                     "sku": line.sku,
