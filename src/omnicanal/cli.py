@@ -267,5 +267,66 @@ def customers_scan_duplicates(
     )
 
 
+pricing_app = typer.Typer(help="Prices: the consistency audit.", no_args_is_help=True)
+app.add_typer(pricing_app, name="pricing")
+
+
+@pricing_app.command("audit")
+def pricing_audit(
+    at: str | None = typer.Option(None, help="ISO 8601 instant with a time zone; default: now."),
+    flag: bool = typer.Option(
+        True, help="Emit pricing.difference.unjustified for new or changed unjustified ones."
+    ),
+) -> None:
+    """Every SKU whose price differs between channels, stores or territories, and whether a
+    justification covers each difference."""
+    from datetime import datetime
+
+    from omnicanal.pricing.audit import audit, run_audit
+    from omnicanal.pricing.service import amount_text
+
+    when = datetime.fromisoformat(at) if at else None
+    if when is not None and when.tzinfo is None:
+        console.print("[red]--at needs a time zone, e.g. 2026-11-23T09:00:00Z[/red]")
+        raise typer.Exit(1)
+    db = _database()
+    try:
+        when = when or db.clock.now()
+        table = Table("SKU", "base", "price", "where", "source", "justified", "why")
+        cursor: str | None = None
+        unjustified = 0
+        with db.read() as session:
+            while True:
+                page = audit(session, at=when, cursor=cursor, limit=200)
+                for entry in page.entries:
+                    for d in entry.differences:
+                        unjustified += not d.justified
+                        where = "+".join(
+                            part for part in (d.store_id, d.territory, ",".join(d.channels)) if part
+                        )
+                        reason = d.override.reason if d.override and d.override.reason else None
+                        table.add_row(
+                            entry.sku,
+                            f"{amount_text(d.base)} {d.currency}",
+                            amount_text(d.price),
+                            where,
+                            d.source.value,
+                            "yes" if d.justified else "[red]no[/red]",
+                            d.problem or (reason.value if reason else ""),
+                        )
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        console.print(table)
+        if flag:
+            with db.uow() as uow:
+                run = run_audit(uow, at=when)
+            console.print(f"{run.flagged} flagged, {run.cleared} cleared")
+    finally:
+        db.dispose()
+    console.print(f"{unjustified} unjustified difference(s) at {when.isoformat()}")
+    raise typer.Exit(1 if unjustified else 0)
+
+
 if __name__ == "__main__":
     app()

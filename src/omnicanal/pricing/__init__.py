@@ -1,0 +1,2 @@
+"""Pricing: overrides per channel, store and territory on top of base prices; one resolution
+rule; price history; the consistency audit."""
