@@ -415,7 +415,7 @@ def _customer_uses(session: Session, customer_id: str, ids: Sequence[str]) -> di
         )
         .group_by(RedemptionRow.promotion_id)
     )
-    return {pid: count for pid, count in session.execute(stmt).tuples()}
+    return {str(pid): int(count) for pid, count in session.execute(stmt)}
 
 
 def quote(session: Session, basket_input: BasketInput, *, at: datetime) -> PricedBasket:
