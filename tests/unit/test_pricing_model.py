@@ -117,9 +117,7 @@ def test_episodic_reasons_must_end_structural_ones_may_stay_open() -> None:
     ("reason", "owner", "field"),
     [(None, "Ann", "reason"), ("cheaper", "Ann", "reason"), ("clearance", " ", "owner")],
 )
-def test_a_justification_names_reason_and_owner(
-    reason: str | None, owner: str, field: str
-) -> None:
+def test_a_justification_names_reason_and_owner(reason: str | None, owner: str, field: str) -> None:
     with pytest.raises(InvalidInput) as err:
         Justification.parse(reason=reason, owner=owner, note=None)
     assert err.value.field == field
@@ -217,7 +215,8 @@ def test_the_price_is_the_base_or_an_override_in_force_that_matches(
     quote = resolve("RUN2-42", BASE, rules, context)
     in_force = [r for r in rules if r.window.contains(context.at) and r.scope.matches(context)]
     if not in_force:
-        assert quote.price == BASE and quote.override is None
+        assert quote.price == BASE
+        assert quote.override is None
         return
     assert quote.override is not None
     winner = next(r for r in in_force if r.id == quote.override.id)

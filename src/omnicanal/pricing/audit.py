@@ -78,7 +78,7 @@ def _candidates(
         observed = observed.where(PriceObservationRow.sku == sku)
     pairs: set[Pair] = set()
     for stmt in (overridden.distinct(), observed.distinct()):
-        pairs.update(session.execute(stmt).tuples())
+        pairs.update((row[0], row[1]) for row in session.execute(stmt))
     return pairs
 
 
@@ -174,11 +174,12 @@ def _audit_pairs(session: Session, pairs: list[Pair], *, at: datetime) -> list[S
     observations = _latest_observations(session, pairs, at)
     stores = {o.scope.store_id for group in overrides.values() for o in group if o.scope.store_id}
     stores |= {obs.store_id for obs in observations if obs.store_id}
-    territories: dict[str, str | None] = dict(
-        session.execute(
+    territories: dict[str, str | None] = {
+        row[0]: row[1]
+        for row in session.execute(
             select(LocationRow.id, LocationRow.territory).where(LocationRow.id.in_(sorted(stores)))
-        ).tuples()
-    )
+        )
+    }
     observed: dict[Pair, list[Observation]] = {}
     for obs in observations:
         observed.setdefault((obs.sku, obs.price.currency), []).append(obs)

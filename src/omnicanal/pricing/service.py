@@ -103,13 +103,14 @@ def resolve_prices(
         territory = check_territory(territory)
     elif store_id is not None:
         territory = store_territory(session, store_id)
-    bases = dict(
-        session.execute(
+    bases = {
+        row[0]: row[1]
+        for row in session.execute(
             select(BasePriceRow.sku, BasePriceRow.amount_minor).where(
                 BasePriceRow.sku.in_(wanted), BasePriceRow.currency == currency
             )
-        ).tuples()
-    )
+        )
+    }
     missing = [sku for sku in wanted if sku not in bases]
     if missing:
         raise NotFound(
