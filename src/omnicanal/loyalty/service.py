@@ -530,12 +530,12 @@ def earn_for_order(uow: UnitOfWork, order_id: str) -> PurchaseOutcome | None:
         .order_by(OrderLineRow.id)
     ).all()
     skus = sorted({r[0] for r in rows})
-    categories = dict(
+    categories: dict[str, str | None] = dict(
         session.execute(
             select(VariantRow.sku, ProductRow.category)
             .join(ProductRow, ProductRow.id == VariantRow.product_id)
             .where(VariantRow.sku.in_(skus))
-        ).tuples()
+        ).all()
     )
     lines = [
         EarnLine(sku=sku, quantity=int(qty), unit_price_minor=price, category=categories.get(sku))
@@ -885,12 +885,23 @@ def cancel_order(uow: UnitOfWork, order_id: str) -> ReversalOutcome:
         ref_id=order_id,
         reason="order cancelled",
     )
+    from omnicanal.orders.tables import OrderPaymentRow
+
+    # a loyalty payment given when the order was placed is on the order, not in an event
+    paid_with = select(OrderPaymentRow.reference).where(
+        OrderPaymentRow.order_id == order_id, OrderPaymentRow.provider == "loyalty"
+    )
     refunded = []
-    for row in uow.session.scalars(
+    linked = uow.session.scalars(
         select(LoyaltyRedemptionRow)
-        .where(LoyaltyRedemptionRow.order_id == order_id, LoyaltyRedemptionRow.status == "active")
+        .where(
+            (LoyaltyRedemptionRow.order_id == order_id) | LoyaltyRedemptionRow.id.in_(paid_with),
+            LoyaltyRedemptionRow.status == "active",
+        )
         .order_by(LoyaltyRedemptionRow.id)
-    ):
+    ).all()
+    for row in linked:
+        row.order_id = order_id
         refund_redemption(uow, row.id, channel="system", reason=f"order {order_id} cancelled")
         refunded.append(row.id)
     return ReversalOutcome(outcome.movement, outcome.points, outcome.unrecovered, refunded)
