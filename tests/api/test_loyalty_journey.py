@@ -243,3 +243,29 @@ def test_keys_without_loyalty_scopes_are_refused(j5: Loyalty, make_key: MakeKey)
     refused = j5.client.get("/v1/loyalty/identification", headers=market)
     assert refused.status_code == 403
     assert refused.json()["required_scope"] == "loyalty:read"
+
+
+def test_points_paid_when_placing_an_order_come_back_when_it_is_cancelled(
+    j5: Loyalty, net: Network, lea: str
+) -> None:
+    assert j5.till_sync("RIV-T3-9", "25.00").status_code == 201
+    account_id = j5.account(j5.web, customer_id=lea)["id"]
+    spent = j5.post(f"/v1/loyalty/accounts/{account_id}/redemptions", j5.web, {"points": 25})
+    payment = spent.json()["payment"]
+    placed = j5.post(
+        "/v1/orders",
+        j5.web,
+        {
+            "method": "click_and_collect",
+            "location_id": net.rivoli,
+            "lines": [{"sku": "SOCKS", "quantity": 1}],
+            "customer_id": lea,
+            "payment": payment,
+        },
+    )
+    assert placed.status_code == 201, placed.text
+    assert j5.account(j5.web, customer_id=lea)["balance"] == 0
+    cancelled = j5.post(f"/v1/orders/{placed.json()['id']}/cancel", j5.web, {"reason": "oops"})
+    assert cancelled.status_code == 200, cancelled.text
+    drain(j5.db)
+    assert j5.account(j5.web, customer_id=lea)["balance"] == 25
