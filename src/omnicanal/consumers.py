@@ -10,6 +10,7 @@ def all_consumers() -> list[Consumer]:
     from omnicanal.carts import consumers as carts
     from omnicanal.customers import consumers as customers
     from omnicanal.events import webhooks
+    from omnicanal.loyalty import consumers as loyalty
     from omnicanal.orders import consumers as orders
     from omnicanal.service_desk import consumers as service_desk
 
@@ -17,5 +18,6 @@ def all_consumers() -> list[Consumer]:
     consumers += carts.CONSUMERS
     consumers += customers.CONSUMERS
     consumers += orders.CONSUMERS
+    consumers += loyalty.CONSUMERS
     consumers += service_desk.CONSUMERS
     return consumers
