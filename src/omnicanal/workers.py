@@ -19,6 +19,7 @@ def background_workers(db: Database, settings: Settings) -> list[Periodic]:
         no_show_sweeper(db, settings),
         segment_review(db, settings),
         ticket_priority(db, settings),
+        points_expiry(db, settings),
     ]
 
 
@@ -88,3 +89,14 @@ def ticket_priority(db: Database, settings: Settings) -> Periodic:
             return reprioritise_due(uow)
 
     return Periodic("ticket-priority", run_once, settings.sweeper_interval_seconds * 4)
+
+
+def points_expiry(db: Database, settings: Settings) -> Periodic:
+    """Loyalty points past their expiry date leave the balance (nearest expiry first)."""
+    from omnicanal.loyalty.service import expire_due
+
+    def run_once() -> int:
+        with db.uow() as uow:
+            return expire_due(uow)
+
+    return Periodic("points-expiry", run_once, settings.sweeper_interval_seconds * 4)

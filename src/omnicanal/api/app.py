@@ -20,7 +20,10 @@ from omnicanal.api import (
     inventory,
     keys,
     locations,
+    loyalty,
     orders,
+    pricing,
+    promotions,
     segments,
     tickets,
     webhooks,
@@ -97,6 +100,7 @@ def create_app(
         }
 
     for module in (
+        pricing,  # before catalog: /prices/{sku}/resolve and /history are not currencies
         catalog,
         locations,
         inventory,
@@ -107,6 +111,8 @@ def create_app(
         tickets,
         carts,
         orders,
+        promotions,
+        loyalty,
         events,
         webhooks,
         keys,

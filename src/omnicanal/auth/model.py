@@ -40,16 +40,47 @@ SCOPES: dict[str, str] = {
     "events:manage": "replay an event a consumer parked after repeated failures",
     "webhooks:manage": "register webhooks, read deliveries, redeliver",
     "keys:manage": "create and revoke API keys",
+    "loyalty:read": "read loyalty accounts, balances, movements and identification figures",
+    "loyalty:write": "earn (till sync), redeem, refund and adjust loyalty points",
+    "pricing:read": "resolve prices, read overrides, price history and the price audit",
+    "pricing:observe": "report the prices a till or channel charged (for the price audit)",
+    "pricing:manage": "create, change and end price overrides; run the price audit",
+    "promotions:read": "quote baskets with the promotions in force; read promotions, coupons",
+    "promotions:manage": "create and change promotions (a store-bound key: its store's own)",
 }
 
-_READ = ["catalog:read", "locations:read", "inventory:read"]
+_READ = [
+    "catalog:read",
+    "locations:read",
+    "inventory:read",
+    "pricing:read",
+    "pricing:observe",
+    "promotions:read",
+]
 _CUSTOMERS = ["customers:read", "customers:write"]
 _TICKETS = ["tickets:read", "tickets:write"]
 _CARTS = ["carts:read", "carts:write"]
 _ORDERS = ["orders:read", "orders:write"]
+_LOYALTY = ["loyalty:read", "loyalty:write"]
 DEFAULT_SCOPES: dict[Channel, list[str]] = {
-    Channel.WEB: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS, *_ORDERS],
-    Channel.APP: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS, *_ORDERS],
+    Channel.WEB: [
+        *_READ,
+        "inventory:reserve",
+        *_CUSTOMERS,
+        *_TICKETS,
+        *_CARTS,
+        *_ORDERS,
+        *_LOYALTY,
+    ],
+    Channel.APP: [
+        *_READ,
+        "inventory:reserve",
+        *_CUSTOMERS,
+        *_TICKETS,
+        *_CARTS,
+        *_ORDERS,
+        *_LOYALTY,
+    ],
     Channel.POS: [
         *_READ,
         "inventory:reserve",
@@ -59,8 +90,17 @@ DEFAULT_SCOPES: dict[Channel, list[str]] = {
         *_CARTS,
         *_ORDERS,
         "orders:fulfil",
+        *_LOYALTY,
     ],
-    Channel.CALLCENTER: [*_READ, "inventory:reserve", *_CUSTOMERS, *_TICKETS, *_CARTS, *_ORDERS],
+    Channel.CALLCENTER: [
+        *_READ,
+        "inventory:reserve",
+        *_CUSTOMERS,
+        *_TICKETS,
+        *_CARTS,
+        *_ORDERS,
+        *_LOYALTY,
+    ],
     # a marketplace links its buyers (identify) but does not search the customer base; it
     # forwards its buyers' complaints as tickets without reading the service desk
     Channel.MARKETPLACE: [

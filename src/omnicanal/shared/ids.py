@@ -36,6 +36,14 @@ PREFIXES = frozenset(
         "act",  # customer timeline activity
         "seg",  # customer segment
         "tkt",  # customer service ticket
+        "lya",  # loyalty account
+        "lym",  # loyalty points movement (an earn is a lot)
+        "lyr",  # loyalty redemption (points spent as a payment or a reward)
+        "lyp",  # purchase recorded for loyalty and identification KPIs
+        "prm",  # promotion
+        "rdm",  # promotion redemption (one promotion used by one order)
+        "pov",  # price override
+        "pob",  # price observation (a price a channel reports it charged)
     }
 )
 

@@ -16,7 +16,10 @@ def load_all_tables() -> MetaData:
     from omnicanal.idempotency import tables as _idempotency  # noqa: F401
     from omnicanal.inventory import tables as _inventory  # noqa: F401
     from omnicanal.locations import tables as _locations  # noqa: F401
+    from omnicanal.loyalty import tables as _loyalty  # noqa: F401
     from omnicanal.orders import tables as _orders  # noqa: F401
+    from omnicanal.pricing import tables as _pricing  # noqa: F401
+    from omnicanal.promotions import tables as _promotions  # noqa: F401
     from omnicanal.service_desk import tables as _service_desk  # noqa: F401
     from omnicanal.storage.base import Base
 
