@@ -104,6 +104,9 @@ class OrderCreate(BaseModel):
     )
     payment: PaymentIn | None = None
     store_id: str | None = Field(default=None, description="The selling store (tills set it).")
+    coupons: list[str] = Field(
+        default_factory=list, max_length=5, description="Coupon codes the customer entered."
+    )
     locale: str = Field(default="en", max_length=5)
 
 
@@ -209,6 +212,7 @@ def place_order(body: OrderCreate, write: OrderWrite, lang: Lang = None) -> obje
                 ),
                 locale=locale,
                 actor=principal.key_id,
+                coupons=body.coupons,
             ),
         )
         uow.session.flush()

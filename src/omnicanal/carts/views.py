@@ -134,6 +134,33 @@ def pending_handoffs(session: Session, cart_id: str) -> list[CartHandoffRow]:
     )
 
 
+def _book_prices(
+    session: Session,
+    cart: CartRow,
+    lines: Sequence[CartLineRow],
+    base: dict[tuple[str, str], Money],
+    *,
+    channel: str,
+    now: datetime,
+) -> dict[str, Money]:
+    """The price book's prices for this channel and the cart's store (the same rule orders
+    use), the base price where a SKU has no price in the book's terms."""
+    from omnicanal.pricing.service import resolve_prices
+    from omnicanal.shared.errors import NotFound
+
+    found = {sku: money for (sku, cur), money in base.items() if cur == cart.currency}
+    skus = sorted({line.sku for line in lines if line.sku in found})
+    if not skus:
+        return found
+    try:
+        quotes = resolve_prices(
+            session, skus, currency=cart.currency, channel=channel, store_id=cart.store_id, at=now
+        )
+    except NotFound:
+        return found
+    return {**found, **{sku: q.price for sku, q in quotes.items()}}
+
+
 def cart_views(
     session: Session,
     carts: Sequence[CartRow],
@@ -189,7 +216,7 @@ def cart_views(
                 )
                 for x in group
             ],
-            {sku: money for (sku, cur), money in prices.items() if cur == cart.currency},
+            _book_prices(session, cart, group, prices, channel=channel, now=now),
         )
         line_views = []
         for row, priced_line in zip(group, priced.lines, strict=True):

@@ -552,6 +552,7 @@ def earn_for_order(uow: UnitOfWork, order_id: str) -> PurchaseOutcome | None:
         lines=lines,
         customer_id=order.customer_id,
         store_id=order.store_id,
+        bonus_points=order.bonus_points,
     )
 
 

@@ -32,11 +32,15 @@ class OrderPlaced(_OrderEvent):
     external_ref: str | None
     currency: str
     total: str  # decimal string
-    total_minor: int
+    total_minor: int  # after promotions
+    discount_minor: int
+    bonus_points: int  # loyalty points the promotions give
+    cart_id: str | None
     status: str
     lines: list[dict[str, Any]] = field(default_factory=list)  # sku, quantity, unit_price
     groups: list[dict[str, Any]] = field(default_factory=list)  # id, method, location_id, status
     routing: dict[str, Any] = field(default_factory=dict)  # brokered, split, first_rule
+    promotions: list[str] = field(default_factory=list)  # ids of the promotions applied
 
 
 @dataclass(frozen=True, kw_only=True)

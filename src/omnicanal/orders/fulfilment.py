@@ -114,6 +114,10 @@ def move(
             reason=reason,
         )
     )
+    if before != order.status and order.status in {"cancelled", "no_show"}:
+        from omnicanal.promotions.service import release
+
+        release(uow, order.id)  # nothing was bought: the promotions' uses and budget come back
     if before != order.status:
         uow.emit(
             events.OrderStatusChanged(

@@ -16,8 +16,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from omnicanal.catalog.model import sellable_in_channel
-from omnicanal.catalog.tables import BasePriceRow, ProductRow, VariantRow
 from omnicanal.inventory import service as inventory
 from omnicanal.locations.tables import LocationRow
 from omnicanal.orders import events
@@ -27,6 +25,7 @@ from omnicanal.orders.model import (
     check_line_quantity,
     derive_status,
 )
+from omnicanal.orders.pricing import PricedSku, apply_promotions, price_skus
 from omnicanal.orders.routing import Decision
 from omnicanal.orders.sourcing import decide, routing_config
 from omnicanal.orders.tables import (
@@ -80,70 +79,13 @@ class OrderRequest:
     payment: PaymentRequest | None = None
     locale: str = "en"
     actor: str | None = None
+    coupons: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
 class Placed:
     order: OrderRow
     replayed: bool  # the channel already sent this external reference: nothing new was made
-
-
-@dataclass(frozen=True, slots=True)
-class _Priced:
-    sku: str
-    title: str
-    unit_price_minor: int
-
-
-def _price_lines(
-    session: Session, skus: Sequence[str], *, currency: str, channel: str, store_bound: bool
-) -> dict[str, _Priced]:
-    rows = session.execute(
-        select(
-            VariantRow.sku,
-            VariantRow.title,
-            VariantRow.status,
-            ProductRow.status,
-            ProductRow.assortment,
-            BasePriceRow.amount_minor,
-        )
-        .join(ProductRow, ProductRow.id == VariantRow.product_id)
-        .outerjoin(
-            BasePriceRow,
-            (BasePriceRow.sku == VariantRow.sku) & (BasePriceRow.currency == currency),
-        )
-        .where(VariantRow.sku.in_(list(skus)))
-    ).all()
-    found = {r[0]: r for r in rows}
-    priced: dict[str, _Priced] = {}
-    for sku in skus:
-        r = found.get(sku)
-        if r is None:
-            raise NotFound(
-                f"Unknown SKU {sku!r}; search the catalogue with GET /v1/variants?sku=….",
-                field="sku",
-                sku=sku,
-            )
-        if r[2] != "active" or r[3] != "active":
-            raise Conflict(f"SKU {sku} is archived and can no longer be sold.", sku=sku)
-        if not sellable_in_channel(r[4], channel, store_bound=store_bound):
-            raise Conflict(
-                f"SKU {sku} belongs to the {r[4]} range and cannot be sold through the "
-                f"{channel} channel.",
-                code="not-in-assortment",
-                sku=sku,
-                assortment=r[4],
-            )
-        if r[5] is None:
-            raise Conflict(
-                f"SKU {sku} has no price in {currency}; set one (PUT /v1/prices) or order in "
-                "the currency it is priced in.",
-                code="no-price",
-                sku=sku,
-                currency=currency,
-            )
-        priced[sku] = _Priced(sku, r[1], r[5])
-    return priced
 
 
 def _check_groups(request: OrderRequest) -> None:
@@ -280,14 +222,16 @@ def place_order(uow: UnitOfWork, request: OrderRequest) -> Placed:
 
         customer_id = resolve_live(session, customer_id).id
     all_skus = sorted({line.sku for g in request.groups for line in g.lines})
-    priced = _price_lines(
+    now = uow.now()
+    priced = price_skus(
         session,
         all_skus,
         currency=currency,
         channel=request.channel,
+        store_id=request.store_id,
         store_bound=request.store_id is not None,
+        at=now,
     )
-    now = uow.now()
     config = routing_config(session)
     order = OrderRow(
         id=order_id,
@@ -360,15 +304,21 @@ def place_order(uow: UnitOfWork, request: OrderRequest) -> Placed:
     session.add_all(lines)
     figures["groups"] = len(groups)
     subtotal = sum(line.unit_price_minor * line.quantity for line in lines)
+    promoted = apply_promotions(
+        uow, order=order, lines=lines, priced=priced, coupons=request.coupons, at=now
+    )
     order.subtotal_minor = subtotal
-    order.total_minor = subtotal
+    order.discount_minor = promoted.discount_minor
+    order.total_minor = subtotal - promoted.discount_minor
+    order.bonus_points = promoted.bonus_points
+    order.promotions = promoted.applied
     derived = derive_status(GroupStatus(g.status) for g in groups)
     order.status = derived.status.value
     order.status_partial = derived.partial
     order.routing = figures
     if request.payment:
-        record_payment(uow, order, request.payment, emit=False)
-    total = Money(subtotal, currency)
+        record_payment(uow, order, request.payment, emit=False, new_order=True)
+    total = Money(order.total_minor, currency)
     uow.emit(
         events.OrderPlaced(
             order_id=order_id,
@@ -378,13 +328,18 @@ def place_order(uow: UnitOfWork, request: OrderRequest) -> Placed:
             external_ref=request.external_ref,
             currency=currency,
             total=str(total.amount),
-            total_minor=subtotal,
+            total_minor=order.total_minor,
+            discount_minor=order.discount_minor,
+            bonus_points=order.bonus_points,
+            promotions=[p["promotion_id"] for p in order.promotions],
+            cart_id=order.cart_id,
             status=order.status,
             lines=[
                 {
                     "sku": line.sku,
                     "quantity": line.quantity,
                     "unit_price_minor": line.unit_price_minor,
+                    "discount_minor": line.discount_minor,
                     "group_id": line.group_id,
                 }
                 for line in lines
@@ -484,7 +439,7 @@ def _lines(
     order_id: str,
     group_id: str,
     wanted: dict[str, int],
-    priced: dict[str, _Priced],
+    priced: dict[str, PricedSku],
     held: dict[str, str],
 ) -> list[OrderLineRow]:
     return [
@@ -497,6 +452,7 @@ def _lines(
             quantity=qty,
             quantity_cancelled=0,
             unit_price_minor=priced[sku].unit_price_minor,
+            discount_minor=0,
             reservation_id=held.get(sku),
         )
         for sku, qty in sorted(wanted.items())
@@ -504,7 +460,12 @@ def _lines(
 
 
 def record_payment(
-    uow: UnitOfWork, order: OrderRow, payment: PaymentRequest, *, emit: bool = True
+    uow: UnitOfWork,
+    order: OrderRow,
+    payment: PaymentRequest,
+    *,
+    emit: bool = True,
+    new_order: bool = False,
 ) -> OrderPaymentRow:
     if payment.kind not in PAYMENT_KINDS:
         raise InvalidInput(
@@ -526,15 +487,16 @@ def record_payment(
             f"The payment is in {amount.currency}, the order in {order.currency}.",
             field="payment.currency",
         )
-    existing = uow.session.scalars(
-        select(OrderPaymentRow).where(
-            OrderPaymentRow.order_id == order.id,
-            OrderPaymentRow.kind == payment.kind,
-            OrderPaymentRow.reference == payment.reference,
-        )
-    ).first()
-    if existing is not None:
-        return existing  # the PSP notification came twice: recorded once
+    if not new_order:  # an order placed in this very transaction has no payment to repeat
+        existing = uow.session.scalars(
+            select(OrderPaymentRow).where(
+                OrderPaymentRow.order_id == order.id,
+                OrderPaymentRow.kind == payment.kind,
+                OrderPaymentRow.reference == payment.reference,
+            )
+        ).first()
+        if existing is not None:
+            return existing  # the PSP notification came twice: recorded once
     row = OrderPaymentRow(
         id=new_id("pay"),
         order_id=order.id,

@@ -55,8 +55,11 @@ def load_candidates(
     day: str,
     only_location: str | None = None,
     own_store_id: str | None = None,
+    capability: str | None = None,
 ) -> list[Candidate]:
-    """Every active store and warehouse holding any of ``skus`` (or just ``only_location``)."""
+    """Every active store and warehouse holding any of ``skus`` (or just ``only_location``).
+    With ``capability``, today's orders are counted only where the location has it: the others
+    are dropped by the eligibility rule before their capacity is looked at."""
     t = StockLevelRow.__table__.c
     loc = LocationRow.__table__.c
     stmt = (
@@ -95,7 +98,12 @@ def load_candidates(
         row = session.get(LocationRow, only_location)
         if row is not None and row.status == "active":
             info[only_location] = row
-    limited = [lid for lid, r in info.items() if r.daily_order_capacity is not None]
+    limited = [
+        lid
+        for lid, r in info.items()
+        if r.daily_order_capacity is not None
+        and (capability is None or capability in (r.capabilities or ()))
+    ]
     used = _capacity_used(session, limited, day)
     candidates = []
     for location_id, r in info.items():
@@ -149,6 +157,7 @@ def decide(
         day=now.date().isoformat(),
         only_location=location_id,
         own_store_id=own_store_id,
+        capability=method.capability,
     )
     fixed = location_id is not None
     effective = config

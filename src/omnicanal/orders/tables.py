@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from omnicanal.storage.base import Base
+from omnicanal.storage.base import Base, JsonType
 
 
 class OrderRow(Base):
@@ -22,7 +22,10 @@ class OrderRow(Base):
     cart_id: Mapped[str | None] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
     subtotal_minor: Mapped[int] = mapped_column(BigInteger)
-    total_minor: Mapped[int] = mapped_column(BigInteger)
+    total_minor: Mapped[int] = mapped_column(BigInteger)  # subtotal - discount
+    discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    bonus_points: Mapped[int] = mapped_column(Integer, default=0)  # from promotions, for loyalty
+    promotions: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     status: Mapped[str] = mapped_column(String(20))  # derived from the groups, kept for queries
     status_partial: Mapped[bool] = mapped_column(default=False)
     locale: Mapped[str] = mapped_column(String(5), default="en")
@@ -84,6 +87,7 @@ class OrderLineRow(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     quantity_cancelled: Mapped[int] = mapped_column(Integer, default=0)
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # its promotions' share
     reservation_id: Mapped[str | None] = mapped_column(String(40))
 
 

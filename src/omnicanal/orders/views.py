@@ -96,7 +96,10 @@ def _order_view(
         "status_text": text.text,
         "locale": text.locale,
         "subtotal": _money(order.subtotal_minor, order.currency),
+        "discount": _money(order.discount_minor, order.currency),
         "total": _money(order.total_minor, order.currency),
+        "promotions": order.promotions,
+        "bonus_points": order.bonus_points,
         "contact": order.contact,
         "shipping_address": order.shipping_address,
         "routing": order.routing,
@@ -127,6 +130,7 @@ def _order_view(
                         "quantity": line.quantity,
                         "quantity_cancelled": line.quantity_cancelled,
                         "unit_price": _money(line.unit_price_minor, order.currency),
+                        "discount": _money(line.discount_minor, order.currency),
                     }
                     for line in lines[g.id]
                 ],
