@@ -305,12 +305,22 @@ Work = Callable[[random.Random, int], Any]  # (rng, thread index) -> anything; r
 
 
 def _loop(
-    fn: Work, index: int, seed: int, start: float, window: tuple[float, float], out: Load
+    fn: Work,
+    index: int,
+    seed: int,
+    start: float,
+    window: tuple[float, float],
+    interval: float,
+    out: Load,
 ) -> None:
     rng = random.Random(seed * 1000 + index)
-    while time.perf_counter() < start:
-        time.sleep(0.001)
-    while (t0 := time.perf_counter()) < window[1]:
+    next_at = start + rng.random() * interval  # paced loops start staggered
+    while True:
+        if (pause := next_at - time.perf_counter()) > 0:
+            time.sleep(pause)
+        if (t0 := time.perf_counter()) >= window[1]:
+            return
+        next_at = max(next_at + interval, t0)  # late: go on at once, no backlog
         status = "ok"
         try:
             fn(rng, index)
@@ -338,9 +348,12 @@ def run_threads(
     warmup: float = 1.0,
     seed: int = 1,
     extra: dict[str, tuple[Work, int]] | None = None,
+    interval: float = 0.0,
 ) -> tuple[Load, dict[str, Load]]:
     """Run ``work`` in ``threads`` closed loops for ``warmup + seconds``; count what completes
-    in the last ``seconds``. ``extra`` names other loops run alongside (work, thread count)."""
+    in the last ``seconds``. ``extra`` names other loops run alongside (work, thread count).
+    With ``interval``, each loop starts a call at most every ``interval`` seconds (a paced load
+    below saturation) instead of as soon as the previous one returns."""
     start = time.perf_counter() + 0.2
     window = (start + warmup, start + warmup + seconds)
     loops: list[tuple[str | None, Work]] = [(None, work)] * threads
@@ -349,7 +362,7 @@ def run_threads(
     # every thread counts into its own Load (no shared counters), merged at the end
     parts = [(name, Load(seconds)) for name, _ in loops]
     pool = [
-        threading.Thread(target=_loop, args=(fn, i, seed, start, window, parts[i][1]))
+        threading.Thread(target=_loop, args=(fn, i, seed, start, window, interval, parts[i][1]))
         for i, (_, fn) in enumerate(loops)
     ]
     for t in pool:
@@ -408,9 +421,12 @@ def cpu_busy(seconds: float = 5.0) -> float:
 def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> float:
     """Wait (at most ``max_wait`` seconds) until the machine is at most ``threshold`` busy;
     returns the last measured share. Other people's work shares these cores."""
-    deadline = time.monotonic() + max_wait
+    started = time.monotonic()
     busy = cpu_busy()
-    while busy > threshold and time.monotonic() < deadline:
-        log(f"  machine {busy:.0%} busy; waiting for it to quieten")
+    if busy > threshold:
+        log(f"  machine {busy:.0%} busy; waiting up to {max_wait:.0f} s for it to quieten")
+    while busy > threshold and time.monotonic() - started < max_wait:
         busy = cpu_busy()
+    if busy > threshold:
+        log(f"  still {busy:.0%} busy after {max_wait:.0f} s; measuring anyway")
     return busy

@@ -110,22 +110,25 @@ def memory(by_backend: dict[str, Any]) -> list[str]:
 
 def identify(by_backend: dict[str, Any]) -> list[str]:
     lines = [
-        "| backend | identifiers/s | calls/s | time to unification, recorded p50 / p99 (ms) "
-        "| client-side call p50 / p99 (ms) | outcomes (created/linked/matched/merged) |",
-        "|---|---:|---:|---:|---:|---|",
+        "| backend | load | identifiers/s | calls/s | time to unification, recorded p50 / p99 "
+        "(ms) | client-side call p50 / p99 (ms) |",
+        "|---|---|---:|---:|---:|---:|",
     ]
+    outcomes = []
     for backend, result in by_backend.items():
-        rec, cli = result["time_to_unification_recorded"], result["time_to_unification_client"]
-        out = result["outcomes_whole_run"]
-        lines.append(
-            f"| {backend} | {result['identifiers_per_second']:.0f} "
-            f"| {result['calls_per_second']:.0f} "
-            f"| {_ms(rec, 'p50_ms')} / {_ms(rec, 'p99_ms')} "
-            f"| {_ms(cli, 'p50_ms')} / {_ms(cli, 'p99_ms')} "
-            f"| {out.get('created', 0)}/{out.get('linked', 0)}/{out.get('matched', 0)}"
-            f"/{out.get('merged', 0)} |"
-        )
-    return lines
+        for key, label in (("saturated", "flat out"), ("half_load", "paced at half that")):
+            phase = result[key]
+            rec = phase["time_to_unification_recorded"]
+            cli = phase["time_to_unification_client"]
+            lines.append(
+                f"| {backend} | {label} | {phase['identifiers_per_second']:.0f} "
+                f"| {phase['calls_per_second']:.0f} "
+                f"| {_ms(rec, 'p50_ms')} / {_ms(rec, 'p99_ms')} "
+                f"| {_ms(cli, 'p50_ms')} / {_ms(cli, 'p99_ms')} |"
+            )
+        out = ", ".join(f"{n} {kind}" for kind, n in result["outcomes_whole_run"].items())
+        outcomes.append(f"- {backend} outcomes over the run: {out}")
+    return [*lines, "", *outcomes]
 
 
 RENDER = {
