@@ -159,3 +159,30 @@ def test_promotion_bonus_points_reach_the_loyalty_account(
     ).json()
     balance = account["data"][0]["balance"] if "data" in account else account["balance"]
     assert balance == 9 + 25  # 9.90 EUR earns 9 points, plus the promotion's 25
+
+
+def test_the_cart_shows_what_the_order_will_cost(ch: Channels, net: Network) -> None:
+    ch.post(
+        "/v1/promotions",
+        ch.admin,
+        {
+            "name": "Shoes -10%",
+            "conditions": {"skus": ["SHOE-42"]},
+            "actions": [{"kind": "percent_off", "percent": "10"}],
+        },
+    )
+    cart = ch.post("/v1/carts", ch.web, {}).json()
+    ch.post(f"/v1/carts/{cart['id']}/lines", ch.web, {"sku": "SHOE-42", "quantity": 1})
+    shown = ch.client.get(f"/v1/carts/{cart['id']}", headers=ch.web).json()
+    assert shown["subtotal"]["amount"] == "89.90"
+    assert shown["discount"]["amount"] == "8.99"
+    assert shown["total"]["amount"] == "80.91"
+    assert [p["name"] for p in shown["promotions"]] == ["Shoes -10%"]
+    on_app = ch.client.get(f"/v1/carts/{cart['id']}", headers=ch.till).json()
+    assert on_app["total"] == shown["total"]  # the same answer at the till
+    placed = ch.post(
+        "/v1/orders",
+        ch.web,
+        {"cart_id": cart["id"], "method": "click_and_collect", "location_id": net.bastille},
+    ).json()
+    assert placed["total"] == shown["total"]

@@ -164,6 +164,14 @@ class CartLinePublic(BaseModel):
     hold: HoldPublic | None = Field(description="Stock held for this line, if any.")
 
 
+class AppliedPromotion(BaseModel):
+    promotion_id: str
+    name: str
+    discount: MoneyOut
+    bonus_points: int
+    coupon: str | None
+
+
 class CartPublic(BaseModel):
     id: str
     status: str
@@ -178,6 +186,11 @@ class CartPublic(BaseModel):
     item_count: int
     subtotal: MoneyOut = Field(description="Sum of the priced lines at today's prices.")
     unpriced_skus: list[str]
+    discount: MoneyOut = Field(description="What the promotions take off (the order's rules).")
+    total: MoneyOut = Field(description="Subtotal minus the promotions' discount.")
+    promotions: list[AppliedPromotion] = Field(
+        default_factory=list, description="Promotions that apply now, with what each gives."
+    )
     priced_at: datetime
     resolved_from: str | None = Field(
         default=None, description="The cart id asked for, when it was merged into this one."
@@ -206,6 +219,18 @@ def _public(view: views.CartView) -> CartPublic:
     cart = view.cart
     subtotal = _money(view.priced.subtotal)
     assert subtotal is not None
+    promo = view.promotions
+    discount = Money(promo.discount_minor if promo else 0, cart.currency)
+    applied = [
+        AppliedPromotion(
+            promotion_id=a.promotion_id,
+            name=a.name,
+            discount=_money(Money(a.discount_minor, cart.currency)),
+            bonus_points=a.bonus_points,
+            coupon=a.coupon,
+        )
+        for a in (promo.applied if promo else ())
+    ]
     return CartPublic(
         id=cart.id,
         status=cart.status,
@@ -248,6 +273,9 @@ def _public(view: views.CartView) -> CartPublic:
         item_count=view.priced.item_count,
         subtotal=subtotal,
         unpriced_skus=view.priced.unpriced_skus,
+        discount=_money(discount),
+        total=_money(view.priced.subtotal - discount),
+        promotions=applied,
         priced_at=view.priced_at,
         resolved_from=view.resolved_from,
         created_at=cart.created_at,

@@ -20,6 +20,7 @@ from omnicanal.catalog.views import variant_info
 from omnicanal.customers.service import resolve_live
 from omnicanal.customers.views import find_profiles
 from omnicanal.inventory.tables import ReservationRow
+from omnicanal.promotions.model import PricedBasket
 from omnicanal.shared.errors import Conflict, NotFound
 from omnicanal.shared.money import Money
 
@@ -51,6 +52,7 @@ class CartView:
     priced: PricedCart
     priced_at: datetime
     resolved_from: str | None = None  # the id asked for, when it was merged into this cart
+    promotions: PricedBasket | None = None  # the promotions engine's answer for this basket
 
 
 def find_cart(session: Session, cart_id: str) -> tuple[CartRow, str | None]:
@@ -131,6 +133,32 @@ def pending_handoffs(session: Session, cart_id: str) -> list[CartHandoffRow]:
             .where(CartHandoffRow.cart_id == cart_id, CartHandoffRow.status == "pending")
             .order_by(CartHandoffRow.created_at)
         )
+    )
+
+
+def _promotions(
+    session: Session, cart: CartRow, priced: PricedCart, *, channel: str, now: datetime
+) -> PricedBasket | None:
+    """The same engine and rules an order placed from this cart will use."""
+    from omnicanal.promotions import service as promotions
+
+    lines = tuple(
+        promotions.LineInput(sku=line.sku, quantity=line.quantity, unit_price_minor=price.minor)
+        for line in priced.lines
+        if (price := line.unit_price) is not None
+    )
+    if not lines:
+        return None
+    return promotions.quote(
+        session,
+        promotions.BasketInput(
+            currency=cart.currency,
+            lines=lines,
+            channel=channel,
+            store_id=cart.store_id,
+            customer_id=cart.profile_id,
+        ),
+        at=now,
     )
 
 
@@ -252,6 +280,7 @@ def cart_views(
                 priced=priced,
                 priced_at=now,
                 resolved_from=(resolved_from or {}).get(cart.id),
+                promotions=_promotions(session, cart, priced, channel=channel, now=now),
             )
         )
     return views
