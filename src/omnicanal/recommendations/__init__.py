@@ -1,0 +1,1 @@
+"""Recommendations: items bought together, from every channel's baskets."""
