@@ -1,0 +1,1 @@
+"""Returns and exchanges: return anywhere, restock where received, refund, credit or exchange."""
