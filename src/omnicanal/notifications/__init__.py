@@ -1,0 +1,1 @@
+"""Notifications: email, SMS and push rendered from the one order state, checked at send time."""
