@@ -38,6 +38,20 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = 10.0
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # Notifications (see docs/notifications.md)
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP relay for email messages")
+    smtp_port: int = 25
+    smtp_from: str = "Omnicanal <no-reply@omnicanal.local>"
+    smtp_timeout_seconds: float = 10.0
+    notifications_email_provider: str = Field(default="smtp", description="smtp | log")
+    notifications_sms_webhook_url: str | None = None  # None: SMS go to the log provider
+    notifications_push_webhook_url: str | None = None  # None: push go to the log provider
+    notifications_webhook_secret: str = "change-me"
+    notifications_timezone: str = "Europe/Paris"  # quiet hours when no store is involved
+    notifications_review_delay_days: int = 7
+    notifications_abandoned_cart_hours: int = 24
+    notifications_sender_interval_seconds: float = 2.0
+
 
 @lru_cache
 def get_settings() -> Settings:

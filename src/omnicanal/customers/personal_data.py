@@ -60,12 +60,14 @@ class Holder:
 
 def holders() -> list[Holder]:
     from omnicanal.customers import attributes, timeline
+    from omnicanal.notifications import views as notifications
     from omnicanal.service_desk import personal_data as service_desk
 
     return [
         Holder("timeline", timeline.export_entries, timeline.erase_entries),
         Holder("attributes", attributes.export_attributes, attributes.erase_attributes),
         Holder("tickets", service_desk.export_tickets, service_desk.erase_tickets),
+        Holder("notifications", notifications.export_messages, notifications.erase_messages),
     ]
 
 
