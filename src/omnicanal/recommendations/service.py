@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -62,7 +62,7 @@ def _build(session: Session, version: int, stamp: str) -> CoPurchaseModel:
         select(RecoBasketItemRow.basket_id, RecoBasketItemRow.sku)
         .join(RecoBasketRow, RecoBasketRow.id == RecoBasketItemRow.basket_id)
         .where(RecoBasketRow.active.is_(True))
-    ).tuples()
+    )
     return model.build_from_pairs(pairs, version=version, stamp=stamp)
 
 
@@ -245,3 +245,25 @@ def record_return(
         )
         added += 1
     return added
+
+
+def follow_merge(uow: UnitOfWork, *, survivor_id: str, absorbed_ids: Sequence[str]) -> None:
+    """A merged profile's baskets and returns become the survivor's history."""
+    if not absorbed_ids:
+        return
+    absorbed = list(absorbed_ids)
+    for table in (RecoBasketRow, RecoReturnRow):
+        uow.session.execute(
+            update(table).where(table.customer_id.in_(absorbed)).values(customer_id=survivor_id)
+        )
+
+
+def forget_customers(uow: UnitOfWork, customer_ids: Sequence[str]) -> None:
+    """Erasure: baskets stay as anonymous co-purchase data, the returns list goes."""
+    if not customer_ids:
+        return
+    ids = list(customer_ids)
+    uow.session.execute(
+        update(RecoBasketRow).where(RecoBasketRow.customer_id.in_(ids)).values(customer_id=None)
+    )
+    uow.session.execute(delete(RecoReturnRow).where(RecoReturnRow.customer_id.in_(ids)))
