@@ -430,3 +430,14 @@ def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> float:
     if busy > threshold:
         log(f"  still {busy:.0%} busy after {max_wait:.0f} s; measuring anyway")
     return busy
+
+
+def code_under_test() -> dict[str, Any]:
+    """Which omnicanal is measured: its path and, when it sits in a git checkout, the commit."""
+    import omnicanal
+
+    source = Path(omnicanal.__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {"omnicanal_source": str(source), "repository_head": commit or None}

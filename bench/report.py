@@ -148,6 +148,13 @@ def markdown(run: dict[str, Any]) -> str:
         f"{m['python']}, SQLite {m['sqlite']}, PostgreSQL {run.get('postgres') or NONE}. "
         f"Load average at start {m['load_average']}, at end {run.get('load_average_end')}.",
     ]
+    code = run.get("code")
+    if code:
+        out += [
+            "",
+            f"Code: omnicanal from `{code['omnicanal_source']}`, repository HEAD "
+            f"`{(code['repository_head'] or 'unknown')[:12]}`.",
+        ]
     for scenario, by_backend in run["results"].items():
         out += ["", f"### {scenario}", "", *RENDER[scenario](by_backend), ""]
         for backend, result in by_backend.items():

@@ -16,6 +16,7 @@ from typing import Any
 from bench import availability, identify, memory, reservations
 from bench.common import (
     RESULTS,
+    code_under_test,
     cpu_busy,
     log,
     machine,
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command.strip(),
         "quick": args.quick,
         "machine": machine(),
+        "code": code_under_test(),
         "results": {},
     }
     targets = backends(args.backend)
