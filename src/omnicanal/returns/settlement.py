@@ -151,7 +151,7 @@ def exchange(
         )
     row.exchange_order_id = new_order.id
     row.to_pay_minor = to_pay
-    if here and to_pay == 0:
+    if here:  # ready at the desk; handed over now unless the till must take a difference
         group_ids = list(
             uow.session.scalars(
                 select(FulfilmentGroupRow.id).where(FulfilmentGroupRow.order_id == new_order.id)
@@ -159,6 +159,8 @@ def exchange(
         )
         for group_id in group_ids:
             fulfilment.mark_ready(uow, group_id)
+            if to_pay:
+                continue
             group = uow.session.get(FulfilmentGroupRow, group_id)
             assert group is not None
             assert group.pickup_code is not None

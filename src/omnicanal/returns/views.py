@@ -179,13 +179,12 @@ def suggest_for(session: Session, location_id: str, returned_skus: Sequence[str]
     if paired:
         skus = [sku for sku, _ in paired if sku not in exclude]
         stock = _available_here(session, location_id, skus)
-        titles = dict(
-            session.execute(
+        titles = {
+            sku: title
+            for sku, title in session.execute(
                 select(VariantRow.sku, VariantRow.title).where(VariantRow.sku.in_(skus))
             )
-            .tuples()
-            .all()
-        )
+        }
         often = [
             {
                 "sku": sku,
