@@ -3,33 +3,18 @@ real orders (place_order, cancel), the events consumer (drain) and the exchange 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from omnicanal.customers.model import Identifier
 from omnicanal.customers.service import identify
 from omnicanal.events.dispatch import drain
-from omnicanal.events.model import Event
 from omnicanal.orders import fulfilment
 from omnicanal.orders import service as orders
 from omnicanal.orders.model import Method
 from omnicanal.recommendations import service, views
 from omnicanal.recommendations.service import Purchase, bought_with
+from omnicanal.returns.events import ReturnReceived
 from omnicanal.shared.clock import FrozenClock
 from omnicanal.storage.database import Database
 from tests.order_factories import Network, make_network
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReturnReceived(Event):
-    """The payload the returns context emits (the fields recommendations read)."""
-
-    type = "returns.return.received"
-    return_id: str
-    order_id: str
-    customer_id: str | None
-    channel: str
-    store_id: str | None
-    lines: list[dict[str, object]]
 
 
 def customer(db: Database, email: str) -> str:
@@ -129,8 +114,18 @@ def test_a_returned_sku_never_comes_back_for_that_customer(
                 return_id="ret_1",
                 order_id=order,
                 customer_id=None,  # read from the order's basket
+                profile_id=None,
                 channel="pos",
+                order_channel="web",
                 store_id=net.rivoli,
+                location_id=net.rivoli,
+                status="received",
+                resolution="refund",
+                refund_minor=2500,
+                currency="EUR",
+                refund={"amount": "25.00", "currency": "EUR"},
+                money_refunded_minor=2500,
+                item_count=1,
                 lines=[{"sku": "CAP", "quantity": 1, "condition": "resellable"}],
             )
         )

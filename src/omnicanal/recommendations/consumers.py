@@ -5,8 +5,9 @@
   intent as strong as a paid one, and suggestions learn without waiting days for delivery).
 - ``orders.order.status_changed``: ``status`` ``cancelled`` or ``no_show`` stops the basket
   counting; any other status (``completed`` included) counts it again if it had stopped.
-- ``returns.return.received``: ``return_id``, ``order_id``, ``customer_id``, ``lines`` (``sku``,
-  ``condition``): each returned SKU is never offered to that customer again.
+- ``returns.return.received``: ``return_id``, ``order_id``, ``profile_id`` (the customer now)
+  or ``customer_id``, ``lines`` (``sku``, ``condition``): each returned SKU is never offered to
+  that customer again.
 - ``customers.profile.merged`` / ``customers.profile.erased``: history follows the survivor;
   an erased customer's baskets become anonymous and their returns list goes.
 
@@ -69,7 +70,7 @@ def on_event(uow: UnitOfWork, event: StoredEvent) -> None:
                 (str(line["sku"]), _text(line.get("condition"))) for line in data.get("lines") or []
             ],
             at=event.occurred_at,
-            customer_id=_text(data.get("customer_id")),
+            customer_id=_text(data.get("profile_id")) or _text(data.get("customer_id")),
             order_id=_text(data.get("order_id")),
         )
     elif event.type == PROFILE_MERGED:
