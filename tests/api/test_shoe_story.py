@@ -132,10 +132,10 @@ def test_every_step_the_email_the_web_and_the_till_agree(
     assert order["customer_id"] == lea
     assert log.status_code == 200, log.text
     logged = [(m["template"], m["status"]) for m in log.json()["data"]]
-    assert logged == [
+    assert sorted(logged) == [
+        ("collected", "sent"),
         ("order_placed", "sent"),
         ("ready_for_pickup", "sent"),
-        ("collected", "sent"),
         ("review_request", "scheduled"),  # a week after collection, if she consents
     ]
 
@@ -169,3 +169,32 @@ def test_cancelled_before_the_sender_runs_no_ready_message_goes_out(
         ("ready_for_pickup", "email", "order-cancelled"),
         ("ready_for_pickup", "sms", "order-cancelled"),
     ]
+
+
+def test_a_back_in_stock_subscription_is_refused_out_of_range_and_taken_in_range(
+    story: Story,
+) -> None:
+    lea = story.identify("lea@example.com")
+    body = {"customer_id": lea, "sku": "CAP", "near": {"lat": 48.857, "lon": 2.352}}
+    too_far = story.client.post(
+        "/v1/notifications/back-in-stock",
+        headers={**story.web, "Idempotency-Key": "bis-1"},
+        json={**body, "near": {**body["near"], "radius_km": 500}},
+    )
+    assert too_far.status_code == 422
+    taken = story.post(
+        "/v1/notifications/back-in-stock",
+        story.web,
+        {**body, "near": {**body["near"], "radius_km": 3}},
+    )
+    assert (taken["sku"], taken["status"], taken["customer_id"]) == ("CAP", "active", lea)
+    till_cannot = story.client.post(
+        "/v1/notifications/back-in-stock",
+        headers={**story.till, "Idempotency-Key": "bis-2"},
+        json={**body, "near": {**body["near"], "radius_km": 3}},
+    )
+    assert till_cannot.status_code == 403
+    log = story.client.get(f"/v1/customers/{lea}/messages", headers=story.callcenter)
+    assert log.status_code == 200
+    assert log.json() == {"data": [], "next_cursor": None}
+    assert story.client.get("/v1/notifications", headers=story.web).status_code == 403

@@ -65,11 +65,11 @@ class SmtpProvider:
         email["To"] = message.to
         email["Subject"] = message.subject
         email["Message-ID"] = make_msgid(idstring=message.message_id)
-        email["Content-Language"] = message.locale
         email["X-Omnicanal-Message"] = message.message_id
         email.set_content(message.text)
         if message.html:
             email.add_alternative(message.html, subtype="html")
+        email["Content-Language"] = message.locale  # after: making it multipart moves Content-*
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 smtp.send_message(email)
