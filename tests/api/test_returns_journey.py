@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from omnicanal.customers.activity_tables import CustomerAttributesRow
 from omnicanal.events.dispatch import drain
+from omnicanal.events.tables import ConsumerFailureRow
 from omnicanal.storage.database import Database
 from tests.conftest import MakeKey
 from tests.order_factories import Network
@@ -140,6 +143,11 @@ def test_j4_web_order_returned_in_store_is_refunded_and_restocked_there(
 
     drain(desk.db)
     assert desk.points(lea) == 0  # the 60 points of the returned pair are taken back
+    with desk.db.read() as session:  # every consumer (loyalty, RFM, timeline…) took them
+        assert session.scalars(select(ConsumerFailureRow)).all() == []
+        attributes = session.get(CustomerAttributesRow, lea)
+        assert attributes is not None
+        assert (attributes.return_count, attributes.refunded_minor) == (1, 6000)
 
     timeline = desk.client.get(f"/v1/customers/{lea}/timeline", headers=desk.till).json()
     returns = [e for e in timeline["data"] if e["kind"] == "return"]
