@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,12 +16,12 @@ from sqlalchemy import func, select
 from omnicanal.customers.model import Identifier
 from omnicanal.customers.service import identify
 from omnicanal.events.dispatch import drain
-from omnicanal.events.model import Event
 from omnicanal.events.tables import OutboxEventRow
 from omnicanal.loyalty import service
 from omnicanal.loyalty.model import RefType
 from omnicanal.loyalty.tables import LoyaltyMovementRow, LoyaltyPurchaseRow
 from omnicanal.orders.events import OrderStatusChanged, PaymentRecorded
+from omnicanal.returns.events import ReturnReceived
 from omnicanal.shared.clock import FrozenClock
 from omnicanal.shared.errors import Conflict
 from omnicanal.shared.money import Money
@@ -31,19 +30,25 @@ from omnicanal.storage.database import Database
 EUR = "EUR"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReturnReceived(Event):
-    """What the returns context is to emit (docs/loyalty.md): the payload loyalty reads."""
-
-    type = "returns.return.received"
-    return_id: str
-    order_id: str
-    refund_minor: int
-    currency: str
-
-    @property
-    def subject(self) -> str:
-        return self.return_id
+def return_received(return_id: str, order_id: str, refund_minor: int) -> ReturnReceived:
+    """The returns context's event, with what loyalty reads (return_id, order_id, refund)."""
+    return ReturnReceived(
+        return_id=return_id,
+        order_id=order_id,
+        customer_id=None,
+        profile_id=None,
+        channel="pos",
+        order_channel="web",
+        store_id="loc_test",
+        location_id="loc_test",
+        status="received",
+        resolution="refund",
+        refund_minor=refund_minor,
+        currency=EUR,
+        refund={"amount": str(Money(refund_minor, EUR).amount), "currency": EUR},
+        money_refunded_minor=refund_minor,
+        item_count=1,
+    )
 
 
 def customer(db: Database, email: str) -> str:
@@ -215,12 +220,8 @@ def test_a_return_reverses_its_share_and_lowers_the_tier(db: Database) -> None:
     assert bought.account is not None
     assert bought.account.tier == "gold"
     with db.uow() as uow:
-        uow.emit(
-            ReturnReceived(return_id="ret_1", order_id="ord_X1", refund_minor=30000, currency=EUR)
-        )
-        uow.emit(
-            ReturnReceived(return_id="ret_1", order_id="ord_X1", refund_minor=30000, currency=EUR)
-        )
+        uow.emit(return_received("ret_1", "ord_X1", 30000))
+        uow.emit(return_received("ret_1", "ord_X1", 30000))
     drain(db)
     assert balance(db, bought.account.id) == 1200 - 300  # once, though sent twice
     with db.read() as session:
