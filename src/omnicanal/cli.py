@@ -202,6 +202,9 @@ def demo(
     from omnicanal.demo.seed import is_seeded, seed_retailer
     from omnicanal.storage.migrate import upgrade
 
+    # the demo has no mail server: messages go to the log unless one is configured
+    os.environ.setdefault("OMNICANAL_NOTIFICATIONS_EMAIL_PROVIDER", "log")
+    get_settings.cache_clear()
     settings = get_settings()
     started = time.perf_counter()
     upgrade(settings.database_url)

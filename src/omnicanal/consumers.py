@@ -11,7 +11,9 @@ def all_consumers() -> list[Consumer]:
     from omnicanal.customers import consumers as customers
     from omnicanal.events import webhooks
     from omnicanal.loyalty import consumers as loyalty
+    from omnicanal.notifications import consumers as notifications
     from omnicanal.orders import consumers as orders
+    from omnicanal.recommendations import consumers as recommendations
     from omnicanal.service_desk import consumers as service_desk
 
     consumers: list[Consumer] = [webhooks.FANOUT]
@@ -20,4 +22,6 @@ def all_consumers() -> list[Consumer]:
     consumers += orders.CONSUMERS
     consumers += loyalty.CONSUMERS
     consumers += service_desk.CONSUMERS
+    consumers += recommendations.CONSUMERS
+    consumers += notifications.CONSUMERS
     return consumers

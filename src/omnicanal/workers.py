@@ -20,6 +20,9 @@ def background_workers(db: Database, settings: Settings) -> list[Periodic]:
         segment_review(db, settings),
         ticket_priority(db, settings),
         points_expiry(db, settings),
+        recommendations_refresh(db, settings),
+        notification_sender(db, settings),
+        abandoned_carts(db, settings),
     ]
 
 
@@ -100,3 +103,37 @@ def points_expiry(db: Database, settings: Settings) -> Periodic:
             return expire_due(uow)
 
     return Periodic("points-expiry", run_once, settings.sweeper_interval_seconds * 4)
+
+
+def recommendations_refresh(db: Database, settings: Settings) -> Periodic:
+    """Keeps the co-purchase model warm (reads rebuild it anyway when baskets changed)."""
+    from omnicanal.recommendations.service import refresh
+
+    return Periodic(
+        "recommendations-refresh", lambda: refresh(db), settings.sweeper_interval_seconds
+    )
+
+
+def notification_sender(db: Database, settings: Settings) -> Periodic:
+    """Sends due messages after checking them against the state at send time."""
+    from omnicanal.notifications.providers import providers_from_settings
+    from omnicanal.notifications.sender import send_due
+
+    providers = providers_from_settings(settings)
+    return Periodic(
+        "notification-sender",
+        lambda: send_due(db, providers),
+        settings.notifications_sender_interval_seconds,
+    )
+
+
+def abandoned_carts(db: Database, settings: Settings) -> Periodic:
+    """Schedules cart reminders (consent permitting) for carts left untouched."""
+    from omnicanal.notifications.service import schedule_abandoned_carts
+
+    idle = timedelta(hours=settings.notifications_abandoned_cart_hours)
+    return Periodic(
+        "abandoned-carts",
+        lambda: schedule_abandoned_carts(db, idle=idle),
+        settings.sweeper_interval_seconds * 4,
+    )

@@ -21,9 +21,12 @@ from omnicanal.api import (
     keys,
     locations,
     loyalty,
+    notifications,
     orders,
     pricing,
     promotions,
+    recommendations,
+    returns,
     segments,
     tickets,
     webhooks,
@@ -105,12 +108,15 @@ def create_app(
         locations,
         inventory,
         customer_duplicates,  # before customers: /customers/duplicates is not a customer id
+        notifications,  # before customers: /customers/{id}/messages is the delivery log
         customers,
         customer_timeline,  # /customers/{id}/timeline, /activities
         segments,  # /segments, /customers/{id}/attributes and /purchases
         tickets,
         carts,
         orders,
+        returns,
+        recommendations,
         promotions,
         loyalty,
         events,

@@ -47,6 +47,13 @@ SCOPES: dict[str, str] = {
     "pricing:manage": "create, change and end price overrides; run the price audit",
     "promotions:read": "quote baskets with the promotions in force; read promotions, coupons",
     "promotions:manage": "create and change promotions (a store-bound key: its store's own)",
+    "notifications:read": "read the message delivery log (sent and suppressed, with reasons)",
+    "notifications:write": "subscribe customers to back-in-stock alerts",
+    "returns:read": "read returns, their review queue and exchange suggestions",
+    "returns:write": "request returns of any channel's orders (a store-bound key: at its store)",
+    "returns:review": "approve or reject returns waiting in the review queue",
+    "recommendations:read": "read items bought together, accessories for a cart, offers",
+    "recommendations:write": "record till and imported purchases for recommendations",
 }
 
 _READ = [
@@ -56,12 +63,14 @@ _READ = [
     "pricing:read",
     "pricing:observe",
     "promotions:read",
+    "recommendations:read",
 ]
 _CUSTOMERS = ["customers:read", "customers:write"]
 _TICKETS = ["tickets:read", "tickets:write"]
 _CARTS = ["carts:read", "carts:write"]
 _ORDERS = ["orders:read", "orders:write"]
 _LOYALTY = ["loyalty:read", "loyalty:write"]
+_RETURNS = ["returns:read", "returns:write"]
 DEFAULT_SCOPES: dict[Channel, list[str]] = {
     Channel.WEB: [
         *_READ,
@@ -71,6 +80,8 @@ DEFAULT_SCOPES: dict[Channel, list[str]] = {
         *_CARTS,
         *_ORDERS,
         *_LOYALTY,
+        *_RETURNS,
+        "notifications:write",
     ],
     Channel.APP: [
         *_READ,
@@ -80,6 +91,8 @@ DEFAULT_SCOPES: dict[Channel, list[str]] = {
         *_CARTS,
         *_ORDERS,
         *_LOYALTY,
+        *_RETURNS,
+        "notifications:write",
     ],
     Channel.POS: [
         *_READ,
@@ -90,7 +103,10 @@ DEFAULT_SCOPES: dict[Channel, list[str]] = {
         *_CARTS,
         *_ORDERS,
         "orders:fulfil",
+        "recommendations:write",  # till sales' lines
         *_LOYALTY,
+        *_RETURNS,
+        "notifications:read",
     ],
     Channel.CALLCENTER: [
         *_READ,
@@ -100,6 +116,8 @@ DEFAULT_SCOPES: dict[Channel, list[str]] = {
         *_CARTS,
         *_ORDERS,
         *_LOYALTY,
+        *_RETURNS,
+        "notifications:read",
     ],
     # a marketplace links its buyers (identify) but does not search the customer base; it
     # forwards its buyers' complaints as tickets without reading the service desk

@@ -56,11 +56,17 @@ class Holder:
     name: str
     export: Callable[[Session, Sequence[str]], Any]
     erase: Callable[[UnitOfWork, Sequence[str]], int]
+    # personal values this context copied (a delivery address, a contact name), to be scrubbed
+    # from kept events and stored responses too
+    values: Callable[[Session, Sequence[str]], set[str]] | None = None
 
 
 def holders() -> list[Holder]:
     from omnicanal.customers import attributes, timeline
+    from omnicanal.loyalty import personal_data as loyalty
     from omnicanal.notifications import views as notifications
+    from omnicanal.orders import personal_data as orders
+    from omnicanal.returns import personal_data as returns
     from omnicanal.service_desk import personal_data as service_desk
 
     return [
@@ -68,6 +74,9 @@ def holders() -> list[Holder]:
         Holder("attributes", attributes.export_attributes, attributes.erase_attributes),
         Holder("tickets", service_desk.export_tickets, service_desk.erase_tickets),
         Holder("notifications", notifications.export_messages, notifications.erase_messages),
+        Holder("orders", orders.export_orders, orders.erase_orders, orders.personal_values),
+        Holder("returns", returns.export_returns, returns.erase_returns),
+        Holder("loyalty", loyalty.export_loyalty, loyalty.erase_loyalty),
     ]
 
 
@@ -232,6 +241,25 @@ def _erase_held(uow: UnitOfWork, ids: Sequence[str], report: ErasureReport) -> N
     uow.session.flush()
 
 
+def _personal_values(
+    session: Session,
+    profile: CustomerProfileRow,
+    identifiers: Sequence[CustomerIdentifierRow],
+    ids: Sequence[str],
+) -> set[str]:
+    values = {i.value for i in identifiers}
+    for name in ("given_name", "family_name"):
+        value = getattr(profile, name)
+        if value:
+            values.add(value)
+    for data in (profile.attributes or {}).values():
+        values.add(str(data.get("value", "")))
+    for holder in holders():
+        if holder.values is not None:
+            values |= holder.values(session, ids)
+    return values
+
+
 def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> ErasureReport:
     """Erases the person ``profile_id`` names (a merged id erases its survivor and every profile
     merged into it). Idempotent: erasing a tombstone reports it and changes nothing."""
@@ -250,13 +278,7 @@ def erase(uow: UnitOfWork, profile_id: str, *, reason: str, channel: str) -> Era
     # values to hunt down wherever they were copied: identifiers anywhere, names and
     # attributes only where the row is known to be about this person
     identifier_values = {i.value for i in identifiers}
-    personal_values = set(identifier_values)
-    for name in ("given_name", "family_name"):
-        value = getattr(profile, name)
-        if value:
-            personal_values.add(value)
-    for data in (profile.attributes or {}).values():
-        personal_values.add(str(data.get("value", "")))
+    personal_values = _personal_values(session, profile, identifiers, ids)
     secrets = {v.lower() for v in personal_values if len(v) >= _MIN_SCRUB_LENGTH}
     exact = {v.strip().lower() for v in personal_values if v.strip()}
     report = ErasureReport(profile_id=profile.id, erased_ids=ids, erased_at=now.isoformat())

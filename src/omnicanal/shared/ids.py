@@ -32,6 +32,8 @@ PREFIXES = frozenset(
         "crl",  # cart line
         "hof",  # cart handoff code
         "ret",  # return
+        "rtl",  # return line
+        "crn",  # credit note (store credit from a return)
         "dup",  # probable-duplicate candidate (customer review queue)
         "act",  # customer timeline activity
         "seg",  # customer segment
@@ -44,6 +46,10 @@ PREFIXES = frozenset(
         "rdm",  # promotion redemption (one promotion used by one order)
         "pov",  # price override
         "pob",  # price observation (a price a channel reports it charged)
+        "msg",  # notification message (scheduled, sent or suppressed)
+        "sub",  # back-in-stock subscription
+        "rcb",  # basket recorded for recommendations (any channel)
+        "rcv",  # recommendations co-purchase data version stamp
     }
 )
 

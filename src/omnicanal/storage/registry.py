@@ -17,9 +17,12 @@ def load_all_tables() -> MetaData:
     from omnicanal.inventory import tables as _inventory  # noqa: F401
     from omnicanal.locations import tables as _locations  # noqa: F401
     from omnicanal.loyalty import tables as _loyalty  # noqa: F401
+    from omnicanal.notifications import tables as _notifications  # noqa: F401
     from omnicanal.orders import tables as _orders  # noqa: F401
     from omnicanal.pricing import tables as _pricing  # noqa: F401
     from omnicanal.promotions import tables as _promotions  # noqa: F401
+    from omnicanal.recommendations import tables as _recommendations  # noqa: F401
+    from omnicanal.returns import tables as _returns  # noqa: F401
     from omnicanal.service_desk import tables as _service_desk  # noqa: F401
     from omnicanal.storage.base import Base
 
