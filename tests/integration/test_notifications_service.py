@@ -390,3 +390,45 @@ def test_abandoned_cart_reminder_once_per_cart_version(
     send_due(db, providers)
     (reminder,) = providers[Channel.EMAIL].sent
     assert "2 item(s)" in reminder.text
+
+
+def test_a_review_request_carries_a_next_best_offer_from_every_channels_purchases(
+    db: Database, net: Network, clock: FrozenClock
+) -> None:
+    # others bought socks with a cap, at the till and on the web
+    for buyer in ("a@example.com", "b@example.com"):
+        someone = customer(db, buyer)
+        with db.uow() as uow:
+            place_order(
+                uow,
+                OrderRequest(
+                    channel="pos",
+                    currency="EUR",
+                    customer_id=someone,
+                    store_id=net.rivoli,
+                    groups=[
+                        GroupRequest(
+                            method=Method.HOME_DELIVERY,
+                            lines=[LineRequest("SOCKS", 1), LineRequest("CAP", 1)],
+                        )
+                    ],
+                    shipping_address={
+                        "name": "x",
+                        "line1": "y",
+                        "postcode": "1",
+                        "city": "c",
+                        "country": "FR",
+                    },
+                ),
+            )
+    kept = customer(db, "kept@example.com", marketing=True)
+    _, group_id = click_and_collect(db, net, kept, sku="SOCKS")
+    collect(db, group_id)
+    drain(db)
+    providers = Providers()
+    send_due(db, providers)
+    clock.advance(days=8)
+    send_due(db, providers)
+    review = next(m for m in providers[Channel.EMAIL].sent if m.template == "review_request")
+    assert "You may also like:" in review.text
+    assert "CAP" in review.text.upper()

@@ -136,7 +136,7 @@ def _decide_one(
         row.reason = verdict.reason
         return 1
     assert recipient is not None
-    rendered = render(row.template, state.locale(session, row), state.values(session, row))
+    rendered = render(row.template, state.locale(session, row), state.values(session, row, at))
     provider = providers[channel]
     outgoing = Outgoing(
         message_id=row.id,
@@ -274,7 +274,7 @@ class _State:
                 return str(language["value"])
         return row.locale
 
-    def values(self, session: Session, row: NotificationMessageRow) -> dict[str, Any]:
+    def values(self, session: Session, row: NotificationMessageRow, at: datetime) -> dict[str, Any]:
         """What the templates show, read now: the status words are the API's (``describe``)."""
         values: dict[str, Any] = {"name": None}
         data = row.data
@@ -325,6 +325,8 @@ class _State:
                     CartLineRow.cart_id == data.get("cart_id")
                 )
             )
+        if row.template == Template.REVIEW_REQUEST.value and row.customer_id:
+            values["offers"] = _next_best_offer(session, row.customer_id, at)
         if row.template == Template.LOCAL_PROMOTION.value:
             location = session.get(LocationRow, data.get("store_id"))
             values.update(
@@ -413,3 +415,12 @@ def _timezone(session: Session, state: _State, default: ZoneInfo) -> ZoneInfo:
         if tz:
             return ZoneInfo(tz)
     return default
+
+
+def _next_best_offer(session: Session, customer_id: str, at: datetime) -> list[str]:
+    """Up to three products for this customer from the recommendations context (read at send
+    time: never what they returned or just bought)."""
+    from omnicanal.recommendations.views import for_customer
+
+    suggestions = for_customer(session, customer_id, now=at, limit=3)
+    return [s.title or s.sku for s in suggestions.items]
