@@ -325,8 +325,11 @@ class _State:
                     CartLineRow.cart_id == data.get("cart_id")
                 )
             )
-        if row.template == Template.REVIEW_REQUEST.value and row.customer_id:
-            values["offers"] = _next_best_offer(session, row.customer_id, at)
+        values["offers"] = (
+            _next_best_offer(session, row.customer_id, at)
+            if row.template == Template.REVIEW_REQUEST.value and row.customer_id
+            else []
+        )
         if row.template == Template.LOCAL_PROMOTION.value:
             location = session.get(LocationRow, data.get("store_id"))
             values.update(
