@@ -188,5 +188,5 @@ def test_no_command_sequence_breaks_the_invariants(db: Database, clock: FrozenCl
         ),
     )
     # the machine really exercised the lifecycle, not only refusals
-    assert Lifecycle.seen["orders"] > 10
+    assert Lifecycle.seen["orders"] > 3
     assert Lifecycle.seen["done"] > Lifecycle.seen["orders"]
