@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from omnicanal.events.model import Event, StoredEvent
@@ -23,6 +25,22 @@ def write_to_outbox(session: Session, event: Event, *, now: datetime) -> str:
         )
     )
     return event_id
+
+
+def write_many_to_outbox(session: Session, events: Sequence[Event], *, now: datetime) -> None:
+    session.execute(
+        insert(OutboxEventRow),
+        [
+            {
+                "id": new_id("evt"),
+                "type": e.type,
+                "subject": e.subject,
+                "data": e.payload(),
+                "occurred_at": now,
+            }
+            for e in events
+        ],
+    )
 
 
 def stored(row: OutboxEventRow) -> StoredEvent:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnicanal.catalog.tables import VariantRow
-from omnicanal.inventory import events
+from omnicanal.events.model import Event
+from omnicanal.inventory import events, writes
 from omnicanal.inventory.locks import lock_levels
 from omnicanal.inventory.model import (
     AlertKind,
@@ -213,16 +214,22 @@ def reserve(
     ordered = check_lines(lines)
     if ttl_minutes is not None and ttl_minutes <= 0:
         raise InvalidInput("ttl_minutes must be positive.", field="ttl_minutes")
-    location = require_location(uow.session, location_id)
-    if hold is HoldKind.TRY_IN_STORE and "reserve_and_try" not in location.capabilities:
+    session = uow.session
+    location = writes.location_facts(session, location_id)
+    if location is None or location.status != "active":
+        require_location(session, location_id)  # raises the actionable 404 / 409
+    if hold is HoldKind.TRY_IN_STORE and "reserve_and_try" not in (location.capabilities or ()):
         raise Conflict(
             f"{location.name} does not offer reserve-and-try; choose a store with the "
             "'reserve_and_try' capability.",
             code="capability-missing",
             location_id=location_id,
         )
-    require_skus(uow.session, (line.sku for line in ordered))
-    rows = lock_levels(uow.session, [(line.sku, location_id) for line in ordered])
+    levels = writes.lock_level_values(session, [(line.sku, location_id) for line in ordered])
+    missing = [line for line in ordered if (line.sku, location_id) not in levels]
+    if missing:
+        require_skus(session, (line.sku for line in missing))  # unknown SKU: a 404 naming it
+        raise InsufficientStock(missing[0].sku, location_id, missing[0].quantity, 0)
     now = uow.now()
     if ttl_minutes is None:
         ttl_minutes = (
@@ -232,14 +239,13 @@ def reserve(
         )
     expires_at = now + timedelta(minutes=ttl_minutes) if ttl_minutes else None
     hold_back = hold_back_for(channel, location.kind)
-    created = []
+    created: list[ReservationRow] = []
+    movements: list[dict[str, object]] = []
+    emitted: list[Event] = []
     for line in ordered:
-        row = rows.get((line.sku, location_id))
-        if row is None:
-            raise InsufficientStock(line.sku, location_id, line.quantity, 0)
-        level = to_domain(row)
+        level = levels[(line.sku, location_id)]
         before = level.available_to_promise
-        movement = level.reserve(line.quantity, hold, hold_back=hold_back)
+        movement = level.reserve(line.quantity, hold, hold_back=hold_back)  # refuses oversell
         reservation = ReservationRow(
             id=new_id("res"),
             owner_type=hold.value,
@@ -251,19 +257,21 @@ def reserve(
             channel=channel,
             expires_at=expires_at,
             created_at=now,
+            closed_at=None,
         )
-        uow.session.add(reservation)
-        record(
-            uow,
-            row,
-            level,
-            before,
-            movement,
-            ref=Reference(hold.value, owner_id),
-            reservation_id=reservation.id,
-            actor=actor,
+        created.append(reservation)
+        movements.append(
+            _movement_row(
+                level,
+                movement,
+                now=now,
+                ref=Reference(hold.value, owner_id),
+                reservation_id=reservation.id,
+                actor=actor,
+            )
         )
-        uow.emit(
+        emitted += _change_events(level, before, movement)
+        emitted.append(
             events.ReservationCreated(
                 reservation_id=reservation.id,
                 owner_type=hold.value,
@@ -274,8 +282,76 @@ def reserve(
                 expires_at=expires_at,
             )
         )
-        created.append(reservation)
+    writes.write_levels(session, [levels[(line.sku, location_id)] for line in ordered], now)
+    writes.insert_rows(
+        session,
+        writes.RESERVATIONS,
+        [{c.key: getattr(r, c.key) for c in writes.RESERVATIONS.columns} for r in created],
+    )
+    writes.insert_rows(session, writes.MOVEMENTS, movements)
+    uow.emit_many(emitted)
     return created
+
+
+def _movement_row(
+    level: StockLevel,
+    movement: Movement,
+    *,
+    now: datetime,
+    ref: Reference,
+    reservation_id: str | None,
+    actor: str | None,
+) -> dict[str, object]:
+    return {
+        "id": new_id("mov"),
+        "sku": level.sku,
+        "location_id": level.location_id,
+        "kind": movement.kind.value,
+        "d_on_hand": movement.d_on_hand,
+        "d_reserved": movement.d_reserved,
+        "d_committed": movement.d_committed,
+        "d_damaged": movement.d_damaged,
+        "d_incoming": movement.d_incoming,
+        "reason": ref.reason,
+        "reference_type": ref.type,
+        "reference_id": ref.id,
+        "reservation_id": reservation_id,
+        "actor": actor,
+        "occurred_at": now,
+    }
+
+
+def _change_events(level: StockLevel, before_atp: int, movement: Movement) -> list[Event]:
+    """The level's change and any stock alert it crosses (as ``record`` emits them)."""
+    atp = level.available_to_promise
+    out: list[Event] = [
+        events.StockChanged(
+            sku=level.sku,
+            location_id=level.location_id,
+            movement=movement.kind.value,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            committed=level.committed,
+            damaged=level.damaged,
+            available_to_promise=atp,
+        )
+    ]
+    threshold = (
+        level.low_stock_threshold
+        if level.low_stock_threshold is not None
+        else get_settings().default_low_stock_threshold
+    )
+    alert = stock_alert(before_atp, atp, threshold)
+    if alert is not None:
+        out.append(
+            ALERTS[alert](
+                sku=level.sku,
+                location_id=level.location_id,
+                available_to_promise=atp,
+                threshold=threshold,
+            )
+        )
+    return out
 
 
 def _locked_reservation(uow: UnitOfWork, reservation_id: str) -> ReservationRow:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -67,3 +67,11 @@ class UnitOfWork:
 
         write_to_outbox(self.session, event, now=self.now())
         self.emitted.append(event)
+
+    def emit_many(self, events: Sequence[Event]) -> None:
+        """Several events in one statement (hot paths), in the order given."""
+        from omnicanal.events.outbox import write_many_to_outbox
+
+        if events:
+            write_many_to_outbox(self.session, events, now=self.now())
+            self.emitted.extend(events)
