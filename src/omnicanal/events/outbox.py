@@ -13,34 +13,25 @@ from omnicanal.events.tables import OutboxEventRow
 from omnicanal.shared.ids import new_id
 
 
+def _row(event: Event, now: datetime) -> dict[str, object]:
+    return {
+        "id": new_id("evt"),
+        "type": event.type,
+        "subject": event.subject,
+        "data": event.payload(),
+        "occurred_at": now,
+    }
+
+
 def write_to_outbox(session: Session, event: Event, *, now: datetime) -> str:
-    event_id = new_id("evt")
-    session.add(
-        OutboxEventRow(
-            id=event_id,
-            type=event.type,
-            subject=event.subject,
-            data=event.payload(),
-            occurred_at=now,
-        )
-    )
-    return event_id
+    row = OutboxEventRow(**_row(event, now))
+    session.add(row)
+    return row.id
 
 
 def write_many_to_outbox(session: Session, events: Sequence[Event], *, now: datetime) -> None:
-    session.execute(
-        insert(OutboxEventRow),
-        [
-            {
-                "id": new_id("evt"),
-                "type": e.type,
-                "subject": e.subject,
-                "data": e.payload(),
-                "occurred_at": now,
-            }
-            for e in events
-        ],
-    )
+    """Several events in one INSERT (hot paths), in the order given."""
+    session.execute(insert(OutboxEventRow), [_row(e, now) for e in events])
 
 
 def stored(row: OutboxEventRow) -> StoredEvent:

@@ -140,51 +140,13 @@ def record(
     if movement is not None:
         uow.session.add(
             StockMovementRow(
-                id=new_id("mov"),
-                sku=level.sku,
-                location_id=level.location_id,
-                kind=movement.kind.value,
-                d_on_hand=movement.d_on_hand,
-                d_reserved=movement.d_reserved,
-                d_committed=movement.d_committed,
-                d_damaged=movement.d_damaged,
-                d_incoming=movement.d_incoming,
-                reason=ref.reason,
-                reference_type=ref.type,
-                reference_id=ref.id,
-                reservation_id=reservation_id,
-                actor=actor,
-                occurred_at=now,
+                **_movement_row(
+                    level, movement, now=now, ref=ref, reservation_id=reservation_id, actor=actor
+                )
             )
         )
-    atp = level.available_to_promise
-    uow.emit(
-        events.StockChanged(
-            sku=level.sku,
-            location_id=level.location_id,
-            movement=movement.kind.value if movement else "settings",
-            on_hand=level.on_hand,
-            reserved=level.reserved,
-            committed=level.committed,
-            damaged=level.damaged,
-            available_to_promise=atp,
-        )
-    )
-    threshold = (
-        level.low_stock_threshold
-        if level.low_stock_threshold is not None
-        else get_settings().default_low_stock_threshold
-    )
-    alert = stock_alert(before_atp, atp, threshold)
-    if alert is not None:
-        uow.emit(
-            ALERTS[alert](
-                sku=level.sku,
-                location_id=level.location_id,
-                available_to_promise=atp,
-                threshold=threshold,
-            )
-        )
+    for event in _change_events(level, before_atp, movement):
+        uow.emit(event)
 
 
 # -- reservations -----------------------------------------------------------------------------
@@ -321,14 +283,14 @@ def _movement_row(
     }
 
 
-def _change_events(level: StockLevel, before_atp: int, movement: Movement) -> list[Event]:
+def _change_events(level: StockLevel, before_atp: int, movement: Movement | None) -> list[Event]:
     """The level's change and any stock alert it crosses (as ``record`` emits them)."""
     atp = level.available_to_promise
     out: list[Event] = [
         events.StockChanged(
             sku=level.sku,
             location_id=level.location_id,
-            movement=movement.kind.value,
+            movement=movement.kind.value if movement else "settings",
             on_hand=level.on_hand,
             reserved=level.reserved,
             committed=level.committed,

@@ -7,6 +7,7 @@ transaction as the status and its events.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -463,7 +464,7 @@ def allocate_backorder(uow: UnitOfWork, group_id: str) -> OrderRow:
         lines=wanted,
         channel=order.channel,
         now=uow.now(),
-        config=type(config)(**{**config.as_dict(), "allow_split": False, "allow_backorder": False}),
+        config=replace(config, allow_split=False, allow_backorder=False),
         destination=destination,
         own_store_id=order.store_id,
     )

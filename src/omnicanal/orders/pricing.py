@@ -113,6 +113,8 @@ def apply_promotions(
     and consume the promotions' uses and budgets in this transaction (409 when exhausted)."""
     from omnicanal.promotions import service as promotions
 
+    if not promotions.active_promotions(uow.session).promotions:
+        return NO_PROMOTION  # nothing to evaluate: no tier, history or catalogue look-ups
     quantities: dict[str, int] = defaultdict(int)
     for line in lines:
         quantities[line.sku] += line.quantity
@@ -159,14 +161,12 @@ def apply_promotions(
 
 def _share(discount: int, lines: Sequence[OrderLineRow]) -> None:
     """A SKU split over several groups: its discount shared by quantity, largest remainder."""
+    from omnicanal.promotions.model import split
+
     total_qty = sum(line.quantity for line in lines)
     if not lines or total_qty == 0:
         return
-    exact = [Fraction(discount * line.quantity, total_qty) for line in lines]
-    shares = [x.numerator // x.denominator for x in exact]
-    order = sorted(range(len(lines)), key=lambda i: -(exact[i] - shares[i]))
-    for i in order[: discount - sum(shares)]:
-        shares[i] += 1
+    shares = split([Fraction(discount * line.quantity, total_qty) for line in lines])
     for line, share in zip(lines, shares, strict=True):
         line.discount_minor = share
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -163,7 +164,5 @@ def decide(
     effective = config
     if fixed:
         # one location was chosen: no split, no optimiser, no backorder
-        effective = RoutingConfig(
-            **{**config.as_dict(), "allow_split": False, "allow_backorder": False}
-        )
+        effective = replace(config, allow_split=False, allow_backorder=False)
     return route(candidates, Demand(method, dict(lines), territory), effective, solver=solve)
