@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from omnicanal.console import cli as users_cli
 from omnicanal.settings import get_settings
+from omnicanal.simulation.cli import register as register_simulate
 from omnicanal.storage.database import Database
 
 app = typer.Typer(help="omnicanal: unified commerce for every channel.", no_args_is_help=True)
@@ -17,6 +19,8 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_cli.app, name="users")
+register_simulate(app)
 console = Console()
 
 

@@ -7,6 +7,7 @@ from omnicanal.events.consumers import Consumer
 
 
 def all_consumers() -> list[Consumer]:
+    from omnicanal.analytics import consumers as analytics
     from omnicanal.carts import consumers as carts
     from omnicanal.customers import consumers as customers
     from omnicanal.events import webhooks
@@ -24,4 +25,5 @@ def all_consumers() -> list[Consumer]:
     consumers += service_desk.CONSUMERS
     consumers += recommendations.CONSUMERS
     consumers += notifications.CONSUMERS
+    consumers += analytics.CONSUMERS
     return consumers

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from omnicanal import __version__
 from omnicanal.api import (
+    analytics,
     carts,
     catalog,
     customer_duplicates,
@@ -29,11 +30,13 @@ from omnicanal.api import (
     returns,
     segments,
     tickets,
+    tills,
     webhooks,
 )
 from omnicanal.api.deps import DbDep
 from omnicanal.api.problems import install_problem_handlers
 from omnicanal.auth.service import KeyAuthenticator
+from omnicanal.console import install_console
 from omnicanal.runtime import BackgroundRunner
 from omnicanal.settings import Settings, get_settings
 from omnicanal.storage.database import Database
@@ -123,6 +126,9 @@ def create_app(
         webhooks,
         keys,
         imports,
+        tills,
+        analytics,
     ):
         app.include_router(module.router, prefix="/v1")
+    install_console(app)
     return app

@@ -54,6 +54,9 @@ SCOPES: dict[str, str] = {
     "returns:review": "approve or reject returns waiting in the review queue",
     "recommendations:read": "read items bought together, accessories for a cart, offers",
     "recommendations:write": "record till and imported purchases for recommendations",
+    "tills:sync": "send a till's offline sales batch (a store-bound key: its store's tills)",
+    "kpis:read": "read the KPIs per channel, store and period, and pilot comparisons",
+    "pilots:manage": "flag features per store (pilot stores) and define control groups",
 }
 
 _READ = [
@@ -104,6 +107,7 @@ DEFAULT_SCOPES: dict[Channel, list[str]] = {
         *_ORDERS,
         "orders:fulfil",
         "recommendations:write",  # till sales' lines
+        "tills:sync",
         *_LOYALTY,
         *_RETURNS,
         "notifications:read",

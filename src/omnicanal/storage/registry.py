@@ -6,9 +6,11 @@ from sqlalchemy import MetaData
 
 
 def load_all_tables() -> MetaData:
+    from omnicanal.analytics import tables as _analytics  # noqa: F401
     from omnicanal.auth import tables as _auth  # noqa: F401
     from omnicanal.carts import tables as _carts  # noqa: F401
     from omnicanal.catalog import tables as _catalog  # noqa: F401
+    from omnicanal.console import tables as _console  # noqa: F401
     from omnicanal.customers import activity_tables as _customer_activity  # noqa: F401
     from omnicanal.customers import duplicate_tables as _customer_duplicates  # noqa: F401
     from omnicanal.customers import tables as _customers  # noqa: F401
@@ -25,5 +27,6 @@ def load_all_tables() -> MetaData:
     from omnicanal.returns import tables as _returns  # noqa: F401
     from omnicanal.service_desk import tables as _service_desk  # noqa: F401
     from omnicanal.storage.base import Base
+    from omnicanal.tills import tables as _tills  # noqa: F401
 
     return Base.metadata

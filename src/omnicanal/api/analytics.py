@@ -1,0 +1,7 @@
+"""KPIs and pilots."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["analytics"])

@@ -1,0 +1,7 @@
+"""Till offline sync."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["tills"])

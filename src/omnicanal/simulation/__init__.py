@@ -1,0 +1,1 @@
+"""A simulated omnichannel retailer: customers, devices, carts, orders, pickups, returns."""

@@ -1,0 +1,1 @@
+"""Tills: offline sales batches synced once, in any order, with stock conflicts reported."""
