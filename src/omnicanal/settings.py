@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     notifications_abandoned_cart_hours: int = 24
     notifications_sender_interval_seconds: float = 2.0
 
+    # Event transport (see docs/deployment.md): None keeps the in-process bus (embedded default)
+    nats_url: str | None = Field(default=None, description="nats://host:4222 for JetStream")
+    nats_stream: str = "OMNICANAL"
+
+    # Console (see docs/console.md)
+    console_secret: str | None = Field(
+        default=None, description="Signs console sessions; None: a random key per process"
+    )
+    console_session_hours: float = 12.0
+
 
 @lru_cache
 def get_settings() -> Settings:
