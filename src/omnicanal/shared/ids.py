@@ -50,6 +50,12 @@ PREFIXES = frozenset(
         "sub",  # back-in-stock subscription
         "rcb",  # basket recorded for recommendations (any channel)
         "rcv",  # recommendations co-purchase data version stamp
+        "usr",  # console user (store associate or head office)
+        "plt",  # pilot: a feature flagged on for some stores, compared with control stores
+        "tsb",  # till sync batch (one upload of a till's offline sales)
+        "tsl",  # till sale (one sale of a till, recorded once whatever the retries)
+        "tsc",  # till stock conflict (a till sold more than the system held)
+        "sim",  # simulation run
     }
 )
 
