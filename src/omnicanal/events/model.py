@@ -47,9 +47,8 @@ class Event:
         return None
 
     def payload(self) -> dict[str, Any]:
-        data = to_jsonable(dataclasses.asdict(self))
-        assert isinstance(data, dict)
-        return data
+        # field by field (no deep copy as dataclasses.asdict makes): events are immutable
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True, slots=True)

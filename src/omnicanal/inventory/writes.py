@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from omnicanal.inventory.model import StockLevel
@@ -38,42 +38,50 @@ _WRITE_LEVEL = (
 )
 
 
+_LOCATION_FACTS = select(
+    LOCATIONS.c.status, LOCATIONS.c.kind, LOCATIONS.c.name, LOCATIONS.c.capabilities
+).where(LOCATIONS.c.id == bindparam("loc"))
+_LEVEL_VALUES = (
+    select(
+        LEVELS.c.sku,
+        LEVELS.c.location_id,
+        LEVELS.c.on_hand,
+        LEVELS.c.reserved,
+        LEVELS.c.committed,
+        LEVELS.c.damaged,
+        LEVELS.c.safety_stock,
+        LEVELS.c.incoming,
+        LEVELS.c.low_stock_threshold,
+    )
+    .where(tuple_(LEVELS.c.sku, LEVELS.c.location_id).in_(bindparam("keys", expanding=True)))
+    .order_by(LEVELS.c.sku, LEVELS.c.location_id)
+)
+_LEVEL_VALUES_LOCKED = _LEVEL_VALUES.with_for_update()
+_INSERTS: dict[str, Any] = {}
+
+
+def _conn(session: Session) -> Connection:
+    """The session's connection, in its transaction: Core statements skip the ORM's execution
+    layer (these statements are built once, so only their parameters change per call)."""
+    return session.connection()
+
+
 def location_facts(session: Session, location_id: str) -> Any:
     """Status, kind, name and capabilities of a location (None if unknown)."""
-    return session.execute(
-        select(
-            LOCATIONS.c.status, LOCATIONS.c.kind, LOCATIONS.c.name, LOCATIONS.c.capabilities
-        ).where(LOCATIONS.c.id == location_id)
-    ).first()
+    return _conn(session).execute(_LOCATION_FACTS, {"loc": location_id}).first()
 
 
 def lock_level_values(session: Session, keys: Iterable[Key]) -> dict[Key, StockLevel]:
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    c = LEVELS.c
-    stmt = (
-        select(
-            c.sku,
-            c.location_id,
-            c.on_hand,
-            c.reserved,
-            c.committed,
-            c.damaged,
-            c.safety_stock,
-            c.incoming,
-            c.low_stock_threshold,
-        )
-        .where(tuple_(c.sku, c.location_id).in_(wanted))
-        .order_by(c.sku, c.location_id)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {(r[0], r[1]): StockLevel(*r) for r in session.execute(stmt)}
+    conn = _conn(session)
+    stmt = _LEVEL_VALUES_LOCKED if conn.dialect.name == "postgresql" else _LEVEL_VALUES
+    return {(r[0], r[1]): StockLevel(*r) for r in conn.execute(stmt, {"keys": wanted})}
 
 
 def write_levels(session: Session, levels: Sequence[StockLevel], now: datetime) -> None:
-    session.execute(
+    _conn(session).execute(
         _WRITE_LEVEL,
         [
             {
@@ -92,4 +100,7 @@ def write_levels(session: Session, levels: Sequence[StockLevel], now: datetime) 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(table), list(rows))
+        stmt = _INSERTS.get(table.name)
+        if stmt is None:
+            stmt = _INSERTS[table.name] = insert(table)
+        _conn(session).execute(stmt, list(rows))
