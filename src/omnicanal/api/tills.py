@@ -14,6 +14,7 @@ from omnicanal.api.deps import DbDep, Write, check_store, require, writer
 from omnicanal.api.problems import STATUS_BY_KIND
 from omnicanal.api.schemas import Page
 from omnicanal.auth.model import Principal
+from omnicanal.customers.model import normalise_card
 from omnicanal.idempotency import service as idempotency
 from omnicanal.shared.errors import DomainError, InvalidInput
 from omnicanal.shared.money import Money, check_currency
@@ -158,6 +159,7 @@ def _sale(i: int, body: SaleIn) -> TillSale:
     if body.customer_id is not None and body.card is not None:
         raise InvalidInput("Give customer_id or card, not both.", field=f"sales[{i}].card")
     currency = check_currency(body.currency, field=f"sales[{i}].currency")
+    card = normalise_card(body.card, field_name=f"sales[{i}].card") if body.card else None
     return TillSale(
         sale_id=body.sale_id,
         sold_at=body.sold_at.astimezone(UTC),
@@ -181,7 +183,7 @@ def _sale(i: int, body: SaleIn) -> TillSale:
             for k, p in enumerate(body.payments)
         ),
         customer_id=body.customer_id,
-        card=body.card,
+        card=card,
     )
 
 
