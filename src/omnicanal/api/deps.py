@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from omnicanal.auth.model import Principal
 from omnicanal.idempotency import service as idempotency
@@ -96,12 +97,13 @@ class Write:
         self.path = path
 
     def run(self, use_case: Callable[[UnitOfWork], Any], *, status_code: int = 200) -> JSONResponse:
-        if self.key:
-            replay = self._replay()
-            if replay is not None:
-                return replay
         try:
             with self.db.uow() as uow:
+                if self.key:
+                    # looked up in the write transaction itself: no extra round trip first
+                    replay = self._replay(uow.session)
+                    if replay is not None:
+                        return replay
                 body = jsonable_encoder(use_case(uow))
                 if self.key:
                     idempotency.record(
@@ -123,9 +125,12 @@ class Write:
             return replay
         return JSONResponse(body, status_code=status_code)
 
-    def _replay(self) -> JSONResponse | None:
+    def _replay(self, session: Session | None = None) -> JSONResponse | None:
         assert self.key is not None
-        with self.db.read() as session:
+        if session is None:
+            with self.db.read() as fresh:
+                found = idempotency.find(fresh, self.principal.key_id, self.key)
+        else:
             found = idempotency.find(session, self.principal.key_id, self.key)
         if found is None:
             return None
