@@ -1,0 +1,210 @@
+"""Simulated time: the days' visits are drawn at each midnight, every action runs at its
+simulated moment on the database's ``FrozenClock``, and the sweepers (reservation expiry,
+no-shows, ticket priority) and the event dispatcher run at simulated times between actions."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from sqlalchemy import func, select
+
+from omnicanal.events.consumers import ConsumerPolicy
+from omnicanal.events.dispatch import Dispatcher
+from omnicanal.events.tables import OutboxEventRow
+from omnicanal.inventory.service import sweep_expired
+from omnicanal.orders.fulfilment import sweep_no_shows
+from omnicanal.service_desk.service import reprioritise_due
+from omnicanal.shared.clock import FrozenClock
+from omnicanal.simulation import journeys
+from omnicanal.simulation.context import Context
+from omnicanal.simulation.model import (
+    PARIS,
+    QuotaSampler,
+    SimulationParams,
+    make_population,
+    method_shares,
+    poisson,
+    visit_time,
+)
+from omnicanal.simulation.world import SetUp, World, load_world, set_up_retailer
+from omnicanal.storage.database import Database
+
+SWEEP_EVERY = timedelta(minutes=15)
+Progress = Callable[[datetime, str], None]
+
+
+@dataclass
+class Run:
+    """What a run did: its window of simulated time, its tally, and its cost in wall time."""
+
+    start: datetime
+    end: datetime  # last simulated moment (after the follow-ups settled)
+    horizon: datetime  # end of the last day of visits
+    first_event_seq: int
+    visits: int = 0
+    wall_seconds: float = 0.0
+    set_up: SetUp | None = None
+    stores: int = 0
+    tally: dict[str, int] = field(default_factory=dict)
+
+
+class Housekeeping:
+    """What the server's background workers do, run at simulated times."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.dispatcher = Dispatcher(db, policy=ConsumerPolicy(max_attempts=3))
+        self.rounds = 0
+
+    def run(self) -> None:
+        self.rounds += 1
+        for sweep in (sweep_expired, sweep_no_shows):
+            while True:
+                with self.db.uow() as uow:
+                    done = sweep(uow)
+                if not done:
+                    break
+        if self.rounds % 4 == 0:
+            with self.db.uow() as uow:
+                reprioritise_due(uow)
+        self.drain()
+
+    def drain(self) -> None:
+        for _ in range(1000):
+            if not self.dispatcher.run_once():
+                return
+
+
+def last_event_seq(db: Database) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.coalesce(func.max(OutboxEventRow.seq), 0))) or 0)
+
+
+def default_start(db: Database, days: int) -> datetime:
+    """Local midnight, ``days`` before today's (the run ends about now), or the midnight after
+    the latest recorded event when the database already has later activity."""
+    now = db.clock.now().astimezone(PARIS)
+    start = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    with db.read() as session:
+        latest = session.scalar(select(func.max(OutboxEventRow.occurred_at)))
+    if latest is not None:
+        from omnicanal.shared.clock import as_utc
+
+        after = as_utc(latest).astimezone(PARIS) + timedelta(days=1)
+        start = max(start, after.replace(hour=0, minute=0, second=0, microsecond=0))
+    return start.astimezone(UTC)
+
+
+class Simulation:
+    def __init__(self, db: Database, params: SimulationParams) -> None:
+        if not isinstance(db.clock, FrozenClock):
+            raise TypeError("a simulation runs on a Database whose clock is a FrozenClock")
+        self.db = db
+        self.clock: FrozenClock = db.clock
+        self.params = params.check()
+
+    def prepare(self) -> tuple[World, SetUp | None]:
+        p = self.params
+        set_up = set_up_retailer(self.db, stores=p.stores, skus=p.skus, seed=p.seed)
+        return load_world(self.db, stores=p.stores, seed=p.seed), set_up
+
+    def run(self, progress: Progress | None = None) -> Run:
+        p = self.params
+        started = time.perf_counter()
+        world, set_up = self.prepare()
+        start = p.start or default_start(self.db, p.days)
+        self._move_clock(start)
+        people = make_population(
+            random.Random(f"{p.seed}:people"), p.customers, [s.home() for s in world.stores]
+        )
+        ctx = Context(self.db, world, people, seed=p.seed)
+        run = Run(
+            start=start,
+            end=start,
+            horizon=start + timedelta(days=p.days),
+            first_event_seq=last_event_seq(self.db),
+            set_up=set_up,
+            stores=len(world.stores),
+        )
+        arrivals = Arrivals(ctx, p)
+        for day in range(p.days):
+            midnight = (start.astimezone(PARIS) + timedelta(days=day)).astimezone(start.tzinfo)
+            ctx.schedule(midnight, partial(arrivals.plan_day, midnight))
+        keeper = Housekeeping(self.db)
+        self._loop(ctx, keeper, run, progress)
+        keeper.run()
+        run.end = self.clock.now()
+        run.visits = arrivals.visits
+        run.tally = dict(sorted(ctx.tally.items()))
+        run.wall_seconds = time.perf_counter() - started
+        return run
+
+    def _loop(
+        self, ctx: Context, keeper: Housekeeping, run: Run, progress: Progress | None
+    ) -> None:
+        settle_end = run.horizon + timedelta(days=self.params.settle_days)
+        next_sweep = run.start + SWEEP_EVERY
+        busy = False
+        while ctx.pending():
+            at, action, deadline = ctx.pop()
+            if at > settle_end:
+                break
+            while next_sweep <= at:
+                if busy:  # nothing happened since the last round: nothing for it to do
+                    self._move_clock(next_sweep)
+                    keeper.run()
+                    busy = False
+                next_sweep += SWEEP_EVERY
+            self._move_clock(at)
+            if deadline:
+                keeper.run()
+            action()
+            busy = True
+            if progress is not None:
+                progress(self.clock.now(), "settling" if at >= run.horizon else "visits")
+
+    def _move_clock(self, at: datetime) -> None:
+        # forward only, but for the first move to the chosen start
+        self.clock.advance(seconds=(at - self.clock.now()).total_seconds())
+
+
+class Arrivals:
+    """Each midnight: how many visits the day brings (Poisson), who makes them (heavy shoppers
+    more often), on which channel and to what end (by quota of the given shares), and when."""
+
+    def __init__(self, ctx: Context, params: SimulationParams) -> None:
+        self.ctx = ctx
+        self.params = params
+        self.rng = random.Random(f"{params.seed}:arrivals")
+        self.channels = QuotaSampler(params.channel_mix)
+        self.methods = {
+            c: QuotaSampler(method_shares(c, params.click_collect_share))
+            for c in params.channel_mix
+        }
+        total = 0.0
+        self.cumulative: list[float] = []
+        for person in ctx.people:
+            total += person.activity
+            self.cumulative.append(total)
+        self.visits = 0
+
+    def plan_day(self, midnight: datetime) -> None:
+        ctx, rng = self.ctx, self.rng
+        weekday = midnight.astimezone(PARIS).weekday()
+        busy = 1.25 if weekday == 5 else (0.6 if weekday == 6 else 1.0)  # Saturday, Sunday
+        count = poisson(rng, len(ctx.people) * self.params.visits_per_customer * busy)
+        for _ in range(count):
+            channel = self.channels.draw(rng)
+            if channel == "pos" and weekday == 6:
+                continue  # stores are closed on Sundays
+            method = self.methods[channel].draw(rng)
+            person = rng.choices(ctx.people, cum_weights=self.cumulative)[0]
+            at = visit_time(rng, midnight, channel)
+            self.visits += 1
+            visit_rng = ctx.rng_for(self.visits)
+            ctx.schedule(at, partial(journeys.visit, ctx, person, visit_rng, channel, method))
