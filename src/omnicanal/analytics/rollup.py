@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Required, TypedDict
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from omnicanal.analytics.tables import NO_CURRENCY, NO_STORE, DailyRollupRow
+
+
+class Where(TypedDict, total=False):
+    """The dimensions of a rollup row, to pass along as ``**where``."""
+
+    channel: Required[str]
+    store_id: str | None
+    currency: str | None
+
 
 _KEY = ("metric", "day", "channel", "store_id", "currency")
 

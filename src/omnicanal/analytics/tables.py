@@ -69,20 +69,25 @@ class CartFactRow(Base):
     channels: Mapped[list[str]] = mapped_column(JsonType, default=list)
 
 
-class SaleFactRow(Base):
-    """A sale counted once (an order or a till sale), whatever redeliveries say."""
+class CountedRow(Base):
+    """A fact counted once (an order or till sale, a return, a CSAT answer, a merge), whatever
+    redeliveries or replays say."""
 
-    __tablename__ = "analytics_sales"
+    __tablename__ = "analytics_counted"
 
-    sale_ref: Mapped[str] = mapped_column(String(80), primary_key=True)  # order:ord_… | till:…
-    counted_at: Mapped[datetime]
+    ref: Mapped[str] = mapped_column(String(80), primary_key=True)  # order:ord_… | till:tsl_…
 
 
 class CustomerFactRow(Base):
+    """A customer's first identified purchase: acquisition (``customer.new``) is dated by it."""
+
     __tablename__ = "analytics_customers"
 
     customer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     first_purchase_at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(20))
+    store_id: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
 
 
 class CustomerMonthRow(Base):
