@@ -1,4 +1,9 @@
-"""The background workers a server runs, gathered from the contexts."""
+"""The background workers a server runs, gathered from the contexts.
+
+Every API worker process runs them all (``omnicanal serve --workers N``): the event relay and
+consumers, the webhook and notification senders claim their work with locks; the sweepers that
+do not are ``one_at_a_time`` across processes (docs/deployment.md).
+"""
 
 from __future__ import annotations
 
@@ -6,33 +11,52 @@ from datetime import timedelta
 
 import httpx2
 
-from omnicanal.runtime import Periodic
+from omnicanal.runtime import Periodic, one_at_a_time
 from omnicanal.settings import Settings
 from omnicanal.storage.database import Database
 
 
 def background_workers(db: Database, settings: Settings) -> list[Periodic]:
-    return [
-        event_dispatcher(db, settings),
-        webhook_sender(db, settings),
+    sweepers = [
         reservation_sweeper(db, settings),
         no_show_sweeper(db, settings),
         segment_review(db, settings),
         ticket_priority(db, settings),
         points_expiry(db, settings),
-        recommendations_refresh(db, settings),
-        notification_sender(db, settings),
         abandoned_carts(db, settings),
+    ]
+    return [
+        event_dispatcher(db, settings),
+        webhook_sender(db, settings),  # leases due deliveries (SKIP LOCKED)
+        notification_sender(db, settings),  # claims due messages (SKIP LOCKED)
+        recommendations_refresh(db, settings),  # warms this process's own model cache
+        *(one_at_a_time(db, worker) for worker in sweepers),
     ]
 
 
 def event_dispatcher(db: Database, settings: Settings) -> Periodic:
-    """Publishes committed events and feeds the in-process consumers; woken by each commit."""
+    """Publishes committed events and feeds the consumers; woken by each commit. In process by
+    default; with ``OMNICANAL_NATS_URL``, relays them to NATS JetStream, whose durable consumers
+    apply them (docs/events.md)."""
+    from omnicanal.consumers import all_consumers
     from omnicanal.events.consumers import ConsumerPolicy
     from omnicanal.events.dispatch import Dispatcher
 
-    dispatcher = Dispatcher(db, policy=ConsumerPolicy(max_attempts=settings.consumer_max_attempts))
-    worker = Periodic("event-dispatcher", dispatcher.run_once, settings.dispatcher_poll_seconds)
+    policy = ConsumerPolicy(max_attempts=settings.consumer_max_attempts)
+    if settings.nats_url:
+        from omnicanal.events.nats_transport import NatsConfig, NatsTransport
+
+        config = NatsConfig(url=settings.nats_url, stream=settings.nats_stream)
+        transport = NatsTransport(db, all_consumers(), policy, config)
+        worker = Periodic(
+            "event-relay",
+            transport.run_once,
+            settings.dispatcher_poll_seconds,
+            close=transport.close,
+        )
+    else:
+        dispatcher = Dispatcher(db, policy=policy)
+        worker = Periodic("event-dispatcher", dispatcher.run_once, settings.dispatcher_poll_seconds)
     db.add_commit_listener(worker.wake.set)
     return worker
 
