@@ -131,14 +131,14 @@ def test_the_feature_is_on_at_pilot_stores_once_started(
 def test_bad_pilots_are_problems_naming_the_field(
     client: TestClient, admin: dict[str, str], network: dict[str, str], make_key: MakeKey
 ) -> None:
-    base = {
+    base: dict[str, object] = {
         "name": "x",
         "feature": "express_pickup",
         "pilot_stores": [network["P1"]],
         "control_stores": [network["C1"]],
         "starts_at": "2026-11-02T00:00:00Z",
     }
-    cases = [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"control_stores": [network["P1"]]}, "control_stores"),
         ({"pilot_stores": ["loc_nowhere"]}, "pilot_stores"),
         ({"feature": "Express Pickup!"}, "feature"),
