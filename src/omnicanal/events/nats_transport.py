@@ -156,19 +156,22 @@ class NatsTransport:
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, min(len(self.consumers), 8)), thread_name_prefix="omnicanal-nats"
         )
+        self._starting = threading.Lock()
         self._closed = False
         self._warned = False
         self.wake: Callable[[], None] = lambda: None  # wakes the relay (set by its worker)
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        if self._loop is not None:
-            return
-        self._ensure_relay_cursor()
-        for consumer in self.consumers:
-            ensure_cursor(self.db, consumer.name)
-        self._loop = _LoopThread("omnicanal-nats")
-        self._loop.run(self._start_tasks(), timeout=5)
+        with self._starting:
+            if self._loop is not None:
+                return
+            self._ensure_relay_cursor()
+            for consumer in self.consumers:
+                ensure_cursor(self.db, consumer.name)
+            loop = _LoopThread("omnicanal-nats")
+            loop.run(self._start_tasks(), timeout=5)
+            self._loop = loop
 
     def wait_connected(self, seconds: float = 10.0) -> bool:
         """Start, then wait until NATS is connected and the stream exists."""
@@ -407,7 +410,13 @@ class NatsTransport:
                 raise
             except Exception as exc:
                 failures += 1
-                log.warning("nats consumer failed", consumer=consumer.name, error=repr(exc))
+                log.warning(
+                    "nats consumer failed",
+                    consumer=consumer.name,
+                    error=repr(exc),
+                    closed=self._nc is not None and self._nc.is_closed,
+                    reconnecting=self._nc is not None and self._nc.is_reconnecting,
+                )
                 if sub is not None and failures > 2:
                     await _quietly(sub.unsubscribe())
                     sub = None
