@@ -32,16 +32,21 @@ def kpi_title(kpi: Kpi, lang: str) -> str:
 
 def value_text(value: KpiValue | None) -> str:
     """A KPI value as people read it: money with its currency, ratios as percentages."""
-    if value is None or value.value is None:
+    if value is None:
         return "—"
-    amount = value.value
-    if value.unit == "ratio":
+    return amount_text(value.value, value.unit, value.currency)
+
+
+def amount_text(amount: Decimal | None, unit: str, currency: str | None) -> str:
+    if amount is None:
+        return "—"
+    if unit == "ratio":
         return f"{amount * 100:.1f} %"
-    if value.unit == "money":
-        return f"{amount:,.2f} {value.currency or ''}".replace(",", " ").strip()
-    if value.unit == "count":
+    if unit == "money":
+        return f"{amount:,.2f} {currency or ''}".replace(",", " ").strip()
+    if unit == "count":
         return f"{amount:,.0f}".replace(",", " ")
-    if value.unit == "seconds":
+    if unit == "seconds":
         return f"{amount / 60:.1f} min"
     return f"{amount:.2f}"
 

@@ -12,7 +12,7 @@ from omnicanal.analytics.definitions import DASHBOARD, KPIS
 from omnicanal.analytics.pilots import PilotComparison, list_pilots
 from omnicanal.analytics.service import compare_pilot
 from omnicanal.console.charts import Point, build
-from omnicanal.console.pages.dashboard import day_param, kpi_title, midnight
+from omnicanal.console.pages.dashboard import amount_text, day_param, kpi_title, midnight
 from omnicanal.console.queries import location_names
 from omnicanal.console.web import OfficePage, PostedForm, url
 from omnicanal.customers import duplicates
@@ -207,13 +207,30 @@ def pilots(
             except DomainError as exc:
                 error = exc.detail
     chart = None
+    texts: dict[str, str] = {}
     if comparison is not None:
-        title = kpi_title(KPIS[kpi], page.lang)
+        unit, currency = comparison.unit, comparison.currency
+        texts = {
+            name: amount_text(value, unit, currency)
+            for name, value in (
+                ("pilot", comparison.pilot.mean),
+                ("control", comparison.control.mean),
+                ("difference", comparison.difference),
+                ("low", comparison.ci_low),
+                ("high", comparison.ci_high),
+            )
+        }
         sides = [
-            Point(page.t("pilots.pilot"), comparison.pilot.mean, str(comparison.pilot.mean)),
-            Point(page.t("pilots.control"), comparison.control.mean, str(comparison.control.mean)),
+            Point(page.t("pilots.pilot"), comparison.pilot.mean, texts["pilot"]),
+            Point(page.t("pilots.control"), comparison.control.mean, texts["control"]),
         ]
-        chart = build("bars", title, "; ".join(f"{p.label}: {p.text}" for p in sides), sides)
+        chart = build(
+            "bars",
+            kpi_title(KPIS[kpi], page.lang),
+            "; ".join(f"{p.label}: {p.text}" for p in sides),
+            sides,
+            scale=100.0 if unit == "ratio" else 1.0,
+        )
     return page.render(
         "office/pilots.html",
         pilots=found,
@@ -221,6 +238,7 @@ def pilots(
         kpis=[(code, kpi_title(KPIS[code], page.lang)) for code in (*DASHBOARD,)],
         chosen={"pilot": pilot, "kpi": kpi, "start": first.isoformat(), "end": last.isoformat()},
         comparison=comparison,
+        texts=texts,
         chart=chart,
         error=error,
     )
