@@ -30,7 +30,7 @@ def simulate(
         0.3, help="Share of web, app and call-centre orders collected in store."
     ),
     visits_per_customer: float = typer.Option(
-        0.3, help="Shopping visits per customer per day, all channels together."
+        0.1, help="Shopping visits per customer per day, all channels together."
     ),
     skus: int = typer.Option(600, help="Catalogue size when the database is empty."),
     start: str | None = typer.Option(

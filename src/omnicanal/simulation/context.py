@@ -21,6 +21,7 @@ from omnicanal.storage.database import Database
 from omnicanal.storage.uow import UnitOfWork
 
 T = TypeVar("T")
+MERGED = "customers.profile.merged"
 Action = Callable[[], object]
 log = structlog.get_logger(__name__)
 
@@ -54,6 +55,8 @@ class Context:
         self.time_scale = time_scale  # live mode: follow-ups come sooner than in real life
         self.live = live
         self.tally: Counter[str] = Counter()
+        self.events_waiting = False  # a step emitted events since the last dispatch
+        self.consumers_due = False  # a step needs the consumers run before the next one
         # in channel references (tickets, marketplace orders): two runs on one database differ
         self.tag = os.urandom(3).hex()
         self._agenda: list[_Due] = []
@@ -94,12 +97,17 @@ class Context:
         try:
             with self.db.uow() as uow:
                 result = use_case(uow)
+                emitted = [e.type for e in uow.emitted]
         except DomainError as refused:
             code = getattr(refused, "code", None) or type(refused).__name__
             self.tally[f"refused {what}: {code}"] += 1
             log.debug("simulated step refused", step=what, detail=refused.detail)
             return None
         self.tally[what] += 1
+        self.events_waiting = self.events_waiting or bool(emitted)
+        # carts, orders and tickets follow a merge through consumers: the server's dispatcher
+        # runs them within milliseconds, so the next step must find them done
+        self.consumers_due = self.consumers_due or (MERGED in emitted)
         return result
 
     # -- choices ------------------------------------------------------------------------------

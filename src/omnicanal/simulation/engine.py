@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from omnicanal.events.consumers import ConsumerPolicy
 from omnicanal.events.dispatch import Dispatcher
-from omnicanal.events.tables import OutboxEventRow
+from omnicanal.events.tables import ConsumerCursorRow, OutboxEventRow
 from omnicanal.inventory.service import sweep_expired
 from omnicanal.orders.fulfilment import sweep_no_shows
 from omnicanal.service_desk.service import reprioritise_due
@@ -34,7 +34,8 @@ from omnicanal.simulation.model import (
 from omnicanal.simulation.world import SetUp, World, load_world, set_up_retailer
 from omnicanal.storage.database import Database
 
-SWEEP_EVERY = timedelta(minutes=15)
+SWEEP_EVERY = timedelta(minutes=15)  # the server's sweeper interval, in simulated time
+DISPATCH_EVERY = timedelta(hours=1)  # consumers (timeline, RFM, loyalty, KPIs) catch up
 Progress = Callable[[datetime, str], None]
 
 
@@ -54,30 +55,49 @@ class Run:
 
 
 class Housekeeping:
-    """What the server's background workers do, run at simulated times."""
+    """What the server's background workers do, run at simulated times: the sweepers, and the
+    dispatcher that publishes events and runs every consumer."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.dispatcher = Dispatcher(db, policy=ConsumerPolicy(max_attempts=3))
+        self.names = [c.name for c in self.dispatcher.consumers]
         self.rounds = 0
 
-    def run(self) -> None:
+    def sweep(self) -> None:
         self.rounds += 1
-        for sweep in (sweep_expired, sweep_no_shows):
+        for sweeper in (sweep_expired, sweep_no_shows):
             while True:
                 with self.db.uow() as uow:
-                    done = sweep(uow)
+                    done = sweeper(uow)
                 if not done:
                     break
         if self.rounds % 4 == 0:
             with self.db.uow() as uow:
                 reprioritise_due(uow)
+
+    def run(self) -> None:
+        self.sweep()
         self.drain()
 
     def drain(self) -> None:
+        """Publish and consume until every consumer has read every event."""
         for _ in range(1000):
-            if not self.dispatcher.run_once():
+            if not self.dispatcher.run_once() or self._caught_up():
                 return
+
+    def _caught_up(self) -> bool:
+        with self.db.read() as session:
+            unpublished = session.scalar(
+                select(OutboxEventRow.seq).where(OutboxEventRow.position.is_(None)).limit(1)
+            )
+            last = session.scalar(select(func.max(OutboxEventRow.position))) or 0
+            slowest = session.scalar(
+                select(func.min(ConsumerCursorRow.position)).where(
+                    ConsumerCursorRow.consumer.in_(self.names)
+                )
+            )
+        return unpublished is None and slowest is not None and slowest >= last
 
 
 def last_event_seq(db: Database) -> int:
@@ -149,22 +169,28 @@ class Simulation:
     ) -> None:
         settle_end = run.horizon + timedelta(days=self.params.settle_days)
         next_sweep = run.start + SWEEP_EVERY
-        busy = False
+        busy = False  # a step ran since the last sweep: holds may have been taken
         while ctx.pending():
             at, action, deadline = ctx.pop()
             if at > settle_end:
                 break
             while next_sweep <= at:
-                if busy:  # nothing happened since the last round: nothing for it to do
-                    self._move_clock(next_sweep)
-                    keeper.run()
+                self._move_clock(next_sweep)
+                if busy:  # else nothing happened since the last round: nothing to sweep
+                    keeper.sweep()
                     busy = False
+                if (ctx.events_waiting and next_sweep.minute == 0) or deadline:
+                    ctx.events_waiting = False
+                    keeper.drain()
                 next_sweep += SWEEP_EVERY
             self._move_clock(at)
             if deadline:
                 keeper.run()
             action()
             busy = True
+            if ctx.consumers_due:
+                ctx.consumers_due = False
+                keeper.drain()
             if progress is not None:
                 progress(self.clock.now(), "settling" if at >= run.horizon else "visits")
 

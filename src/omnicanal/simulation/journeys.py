@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from omnicanal.carts import service as carts
 from omnicanal.carts.service import Actor
+from omnicanal.carts.tables import CartLineRow
 from omnicanal.customers.model import Identifier, normalise_identifier
 from omnicanal.customers.service import identify
 from omnicanal.inventory import service as inventory
@@ -149,6 +150,14 @@ def _where(ctx: Context, person: Persona, method: str) -> list[Place | None]:
     return [None]
 
 
+def _pickup_store(ctx: Context, person: Persona, method: str) -> Place | None:
+    """A pickup's first choice: the nearest able store (the basket is what it has)."""
+    if not Method(method).is_pickup:
+        return None
+    stores = _where(ctx, person, method)
+    return stores[0] if stores else None
+
+
 def _order(
     ctx: Context,
     person: Persona,
@@ -211,7 +220,7 @@ def _start_session(
 ) -> None:
     other = "app" if channel == "web" else "web"
     start = other if rng.random() < CROSS_DEVICE_SHARE else channel
-    pickup = _where(ctx, person, method)[0] if method in ("click_and_collect",) else None
+    pickup = _pickup_store(ctx, person, method)
     count = basket_size(rng)
     skus = (
         ctx.shelf_skus(rng, pickup, count, online=True)
@@ -278,12 +287,18 @@ def _finish(
 ) -> None:
     """Back on ``channel`` (the app after the desktop, say): the same cart is there."""
 
-    def resume(uow: UnitOfWork) -> str:
+    def resume(uow: UnitOfWork) -> str | None:
         profile = _identify(uow, person, channel, ("email", person.email), _device(person, channel))
-        return carts.open_cart(uow, actor=Actor(channel), customer_id=profile).cart.id
+        opened = carts.open_cart(uow, actor=Actor(channel), customer_id=profile)
+        filled = uow.session.scalar(
+            select(CartLineRow.id).where(CartLineRow.cart_id == opened.cart.id).limit(1)
+        )
+        return opened.cart.id if filled else None
 
     cart_id = ctx.attempt(f"resume {channel}", resume)
     if cart_id is None:
+        # another visit of theirs ordered this cart already (or it was emptied): done
+        ctx.tally["nothing left to order"] += 1
         return
     if start != channel and cart_id == person.open_cart_id:
         ctx.tally[f"cart crossed {start}->{channel}"] += 1
@@ -301,7 +316,7 @@ def _phone_order(ctx: Context, person: Persona, rng: random.Random, method: str)
     )
     if person.profile_id is None:
         return
-    pickup = _where(ctx, person, method)[0] if method == "click_and_collect" else None
+    pickup = _pickup_store(ctx, person, method)
     count = basket_size(rng)
     skus = (
         ctx.shelf_skus(rng, pickup, count, online=True)
@@ -448,7 +463,9 @@ def _endless_aisle(ctx: Context, person: Persona, rng: random.Random) -> None:
     """Not on this store's shelf: the associate orders it for delivery at home."""
     store = ctx.home_store(person)
     shelf = set(ctx.world.shelves.get(store.id, []))
-    skus = [s for s in ctx.online_skus(rng, 8) if s not in shelf][:1]
+    skus = [s for s in ctx.online_skus(rng, 8) if s not in shelf and ctx.world.by_sku[s].in_store][
+        :1
+    ]
     if not skus:
         return
     ctx.attempt(

@@ -180,7 +180,7 @@ class SimulationParams:
     seed: int = 42
     channel_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     click_collect_share: float = 0.3
-    visits_per_customer: float = 0.3  # shopping visits per customer per day, all channels
+    visits_per_customer: float = 0.1  # shopping visits per customer per day, all channels
     skus: int = 600  # catalogue size when the simulation sets the retailer up itself
     start: datetime | None = None  # first simulated midnight (UTC-aware); None: chosen for you
     settle_days: int = 12  # after the last day: pickups, deliveries and returns still due

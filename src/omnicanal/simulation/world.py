@@ -153,7 +153,10 @@ def load_world(db: Database, *, stores: int, seed: int) -> World:
         ids = [p.id for p in chosen]
         held = session.execute(
             select(StockLevelRow.location_id, StockLevelRow.sku)
-            .where(StockLevelRow.location_id.in_(ids), StockLevelRow.on_hand > 0)
+            .where(
+                StockLevelRow.location_id.in_(ids),
+                StockLevelRow.on_hand > StockLevelRow.safety_stock,
+            )
             .order_by(StockLevelRow.location_id, StockLevelRow.sku)
         ).all()
     if not chosen:
@@ -169,8 +172,12 @@ def load_world(db: Database, *, stores: int, seed: int) -> World:
         )
         for sku, product_id, price, category, assortment in catalogue
     ]
-    # popularity: a seeded shuffle of the products, their SKUs together
-    products = sorted({s.product_id for s in skus})
+    # popularity: a seeded shuffle of the products (named by their first SKU, not their id:
+    # ids differ from one set-up to the next), their SKUs together
+    first: dict[str, str] = {}
+    for s in skus:
+        first.setdefault(s.product_id, s.sku)
+    products = sorted(first, key=first.__getitem__)
     random.Random(f"{seed}:popularity").shuffle(products)
     rank = {p: i for i, p in enumerate(products)}
     skus.sort(key=lambda s: (rank[s.product_id], s.sku))
