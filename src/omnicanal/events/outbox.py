@@ -36,6 +36,7 @@ _INSERT_MANY = insert(cast(Table, OutboxEventRow.__table__))
 def write_many_to_outbox(session: Session, events: Sequence[Event], *, now: datetime) -> None:
     """Several events in one executemany INSERT (hot paths), in the order given, on the
     session's connection (a Core statement built once: no ORM flush, no per-call compile)."""
+    session.flush()  # keep the ORM's order: rows added before the events are written first
     session.connection().execute(_INSERT_MANY, [_row(e, now) for e in events])
 
 

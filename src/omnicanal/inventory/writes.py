@@ -62,7 +62,10 @@ _INSERTS: dict[str, Any] = {}
 
 def _conn(session: Session) -> Connection:
     """The session's connection, in its transaction: Core statements skip the ORM's execution
-    layer (these statements are built once, so only their parameters change per call)."""
+    layer (these statements are built once, so only their parameters change per call). Pending
+    ORM changes are flushed first, as the ORM's autoflush would: a release made through the ORM
+    earlier in the same unit of work must be seen by the locked read that follows."""
+    session.flush()  # a no-op when nothing is pending
     return session.connection()
 
 
