@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from omnicanal.events.outbox import OutboxEventRow
+from omnicanal.events.tables import OutboxEventRow
 from omnicanal.inventory.tables import StockMovementRow
 from omnicanal.loyalty.tables import LoyaltyPurchaseRow
 from omnicanal.recommendations.tables import RecoBasketRow

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from omnicanal.events.outbox import OutboxEventRow
+from omnicanal.events.tables import OutboxEventRow
 from omnicanal.inventory import service as inventory
 from omnicanal.inventory.service import Line
 from omnicanal.inventory.tables import StockLevelRow, StockMovementRow

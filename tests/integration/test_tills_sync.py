@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from omnicanal.events.model import StoredEvent
-from omnicanal.events.outbox import OutboxEventRow
+from omnicanal.events.tables import OutboxEventRow
 from omnicanal.inventory import service as inventory
 from omnicanal.inventory.service import Line
 from omnicanal.inventory.tables import StockMovementRow

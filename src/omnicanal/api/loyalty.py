@@ -456,6 +456,9 @@ def refund_redemption(redemption_id: str, body: RefundIn, write: LoyaltyWrite) -
     """Give the points back (the sale was abandoned); they return to their lots and expiry."""
 
     def use_case(uow: UnitOfWork) -> RedemptionPublic:
+        made_at = service.get_redemption(uow.session, redemption_id).store_id
+        if made_at is not None:  # a store's till refunds its own store's redemptions
+            check_store(write.principal, made_at)
         row = service.refund_redemption(
             uow, redemption_id, channel=write.principal.channel.value, reason=body.reason
         )

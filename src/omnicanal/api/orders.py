@@ -15,7 +15,7 @@ from omnicanal.auth.model import Principal
 from omnicanal.orders import config as routing_settings
 from omnicanal.orders import fulfilment, service, views
 from omnicanal.orders.model import Method, OrderStatus
-from omnicanal.orders.tables import OrderRow
+from omnicanal.orders.tables import FulfilmentGroupRow, OrderRow
 from omnicanal.orders.wording import pick_locale
 from omnicanal.shared.errors import InvalidInput
 from omnicanal.shared.money import Money
@@ -357,14 +357,29 @@ def ship(group_id: str, write: FulfilWrite, body: ShipIn | None = None) -> objec
     )
 
 
+def _at_own_store(uow: UnitOfWork, principal: Principal, group_id: str) -> None:
+    """Allocate and deliver take no acting store: a store-bound key acts on its store's groups."""
+    group = uow.session.get(FulfilmentGroupRow, group_id)
+    if group is not None and group.location_id is not None:
+        check_store(principal, group.location_id)
+
+
 @router.post("/fulfilment-groups/{group_id}/allocate", summary="Route a back-order again")
 def allocate(group_id: str, write: FulfilWrite) -> object:
-    return _group_action(write, lambda uow, _store: fulfilment.allocate_backorder(uow, group_id))
+    def action(uow: UnitOfWork, _store: str | None) -> OrderRow:
+        _at_own_store(uow, write.principal, group_id)
+        return fulfilment.allocate_backorder(uow, group_id)
+
+    return _group_action(write, action)
 
 
 @router.post("/fulfilment-groups/{group_id}/deliver", summary="Delivered (carrier confirmation)")
 def deliver(group_id: str, write: FulfilWrite) -> object:
-    return _group_action(write, lambda uow, _store: fulfilment.deliver(uow, group_id))
+    def action(uow: UnitOfWork, _store: str | None) -> OrderRow:
+        _at_own_store(uow, write.principal, group_id)
+        return fulfilment.deliver(uow, group_id)
+
+    return _group_action(write, action)
 
 
 @router.post("/fulfilment-groups/{group_id}/decline", summary="Reserve-and-try: not bought")
