@@ -175,6 +175,25 @@ def test_sales_per_channel(db: Database, week: Network) -> None:
     assert value(db, "revenue", store_id=week.rivoli) == Decimal("60.00")  # the till sales
 
 
+def test_months_and_edge_days_add_up(db: Database, week: Network) -> None:
+    """Whole months come from the monthly rollups, the edge days from the daily ones."""
+    with db.read() as session:
+        wide = kpi_values(
+            session,
+            kpi="revenue",
+            start=datetime(2026, 10, 15, tzinfo=UTC),
+            end=datetime(2027, 1, 10, tzinfo=UTC),
+        )
+        edge = kpi_values(
+            session,
+            kpi="order_count",
+            start=datetime(2026, 11, 23, 10, tzinfo=UTC),
+            end=datetime(2026, 11, 24, tzinfo=UTC),
+        )
+    assert wide[0].value == Decimal("259.80")
+    assert edge[0].value == 7
+
+
 def test_identified_and_anonymous(db: Database, week: Network) -> None:
     assert value(db, "till_identification_rate") == Decimal("0.333333")
     assert value(db, "till_identification_rate", channel="web") is None  # a till KPI

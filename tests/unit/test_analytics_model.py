@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 
 from omnicanal.analytics.definitions import KPIS, METRICS, Unit
 from omnicanal.analytics.identity import counted
-from omnicanal.analytics.model import evaluate, period_of, spread, store_day_value, welch
+from omnicanal.analytics.model import (
+    Period,
+    evaluate,
+    period_of,
+    spread,
+    store_day_value,
+    welch,
+)
+from omnicanal.analytics.service import grains
+from omnicanal.analytics.tables import DailyRollupRow, MonthlyRollupRow
 from omnicanal.shared.errors import InvalidInput
 
 
@@ -89,6 +98,20 @@ def test_bad_periods_name_the_field(start: datetime, end: datetime, field: str) 
     with pytest.raises(InvalidInput) as caught:
         period_of(start, end)
     assert caught.value.field == field
+
+
+def test_periods_read_whole_months_monthly_and_edges_daily() -> None:
+    p = Period(date(2026, 10, 15), date(2027, 1, 10))
+    assert grains(p, None) == [
+        (MonthlyRollupRow, Period(date(2026, 11, 1), date(2027, 1, 1))),
+        (DailyRollupRow, Period(date(2026, 10, 15), date(2026, 11, 1))),
+        (DailyRollupRow, Period(date(2027, 1, 1), date(2027, 1, 10))),
+    ]
+    assert grains(p, "day") == [(DailyRollupRow, p)]
+    inside = Period(date(2026, 11, 3), date(2026, 11, 20))
+    assert grains(inside, "store") == [(DailyRollupRow, inside)]
+    nov = Period(date(2026, 11, 1), date(2026, 12, 1))
+    assert grains(nov, "channel") == [(MonthlyRollupRow, nov)]
 
 
 @given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=1, max_value=366))

@@ -1,15 +1,17 @@
-"""Adding to the daily rollups: one upsert per (metric, day, channel, store, currency)."""
+"""Adding to the rollups: one upsert per (metric, day, channel, store, currency) in the daily
+table and one in the monthly table."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Required, TypedDict
+from typing import Any, Required, TypedDict
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from omnicanal.analytics.tables import NO_CURRENCY, NO_STORE, DailyRollupRow
+from omnicanal.analytics.model import month_start
+from omnicanal.analytics.tables import NO_CURRENCY, NO_STORE, DailyRollupRow, MonthlyRollupRow
 
 
 class Where(TypedDict, total=False):
@@ -20,7 +22,19 @@ class Where(TypedDict, total=False):
     currency: str | None
 
 
-_KEY = ("metric", "day", "channel", "store_id", "currency")
+def _upsert(
+    session: Session, row: type[DailyRollupRow | MonthlyRollupRow], values: dict[str, Any]
+) -> None:
+    keys = [k for k in values if k not in ("n", "total")]
+    table = row.__table__
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(row).values(**values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=keys,
+            set_={"n": table.c.n + stmt.excluded.n, "total": table.c.total + stmt.excluded.total},
+        )
+    )
 
 
 def bump(
@@ -34,31 +48,13 @@ def bump(
     n: int = 1,
     total: int = 0,
 ) -> None:
-    """Adds ``n`` and ``total`` to one rollup row (negative amounts take back, e.g. when an
-    order counted as a sale is cancelled whole)."""
-    values = {
+    """Adds ``n`` and ``total`` to the day's and the month's rollup rows (negative amounts take
+    back, e.g. when an order counted as a sale is cancelled whole)."""
+    key = {
         "metric": metric,
-        "day": day,
         "channel": channel or "unknown",
         "store_id": store_id or NO_STORE,
         "currency": currency or NO_CURRENCY,
-        "n": n,
-        "total": total,
     }
-    table = DailyRollupRow.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        pg = pg_insert(DailyRollupRow).values(**values)
-        session.execute(
-            pg.on_conflict_do_update(
-                index_elements=list(_KEY),
-                set_={"n": table.c.n + pg.excluded.n, "total": table.c.total + pg.excluded.total},
-            )
-        )
-        return
-    lite = sqlite_insert(DailyRollupRow).values(**values)
-    session.execute(
-        lite.on_conflict_do_update(
-            index_elements=list(_KEY),
-            set_={"n": table.c.n + lite.excluded.n, "total": table.c.total + lite.excluded.total},
-        )
-    )
+    _upsert(session, DailyRollupRow, {**key, "day": day, "n": n, "total": total})
+    _upsert(session, MonthlyRollupRow, {**key, "month": month_start(day), "n": n, "total": total})

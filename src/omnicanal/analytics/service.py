@@ -17,8 +17,21 @@ from sqlalchemy.orm import Session
 
 from omnicanal.analytics import model
 from omnicanal.analytics.definitions import KPIS, Kpi, Unit
-from omnicanal.analytics.model import GROUP_BYS, KpiValue, Period, evaluate, period_of
-from omnicanal.analytics.tables import NO_STORE, DailyRollupRow, MarketingSpendRow
+from omnicanal.analytics.model import (
+    GROUP_BYS,
+    KpiValue,
+    Period,
+    evaluate,
+    month_start,
+    next_month,
+    period_of,
+)
+from omnicanal.analytics.tables import (
+    NO_STORE,
+    DailyRollupRow,
+    MarketingSpendRow,
+    MonthlyRollupRow,
+)
 from omnicanal.auth.model import Channel
 from omnicanal.locations.tables import LocationRow
 from omnicanal.shared.errors import InvalidInput
@@ -79,20 +92,86 @@ def _channels(kpi: Kpi, channel: str | None) -> tuple[str, ...] | None:
     return (channel,) if channel in kpi.channels else ()
 
 
+Grain = type[DailyRollupRow] | type[MonthlyRollupRow]
+
+
 def rollup_filters(
-    kpi: Kpi, period: Period, channels: tuple[str, ...] | None, store_ids: Iterable[str] | None
+    kpi: Kpi,
+    period: Period,
+    channels: tuple[str, ...] | None,
+    store_ids: Iterable[str] | None,
+    grain: Grain = DailyRollupRow,
 ) -> list[ColumnElement[bool]]:
-    d = DailyRollupRow
+    when = grain.day if grain is DailyRollupRow else MonthlyRollupRow.month
     where: list[ColumnElement[bool]] = [
-        d.metric.in_(sorted(kpi.metrics)),
-        d.day >= period.first,
-        d.day < period.end,
+        grain.metric.in_(sorted(kpi.metrics)),
+        when >= period.first,
+        when < period.end,
     ]
     if channels is not None:
-        where.append(d.channel.in_(channels))
+        where.append(grain.channel.in_(channels))
     if store_ids is not None:
-        where.append(d.store_id.in_(sorted(store_ids)))
+        where.append(grain.store_id.in_(sorted(store_ids)))
     return where
+
+
+def grains(period: Period, group_by: str | None) -> list[tuple[Grain, Period]]:
+    """Whole months from the monthly rollups, the days at either edge from the daily ones."""
+    months = Period(
+        period.first if period.first.day == 1 else next_month(period.first),
+        month_start(period.end),
+    )
+    if group_by == "day" or months.first >= months.end:
+        return [(DailyRollupRow, period)]
+    parts: list[tuple[Grain, Period]] = [(MonthlyRollupRow, months)]
+    if period.first < months.first:
+        parts.append((DailyRollupRow, Period(period.first, months.first)))
+    if months.end < period.end:
+        parts.append((DailyRollupRow, Period(months.end, period.end)))
+    return parts
+
+
+Sums = dict[str | None, dict[str, dict[tuple[str, str], int]]]
+
+
+def _read_sums(
+    session: Session,
+    definition: Kpi,
+    period: Period,
+    channels: tuple[str, ...] | None,
+    store_id: str | None,
+    group_by: str | None,
+) -> Sums:
+    """group -> currency ("" for non-money KPIs) -> (metric, field) -> sum."""
+    money = definition.unit is Unit.MONEY
+    sums: Sums = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for grain, part in grains(period, group_by):
+        group_col: Any = {"channel": grain.channel, "store": grain.store_id}.get(group_by or "")
+        if group_by == "day":
+            group_col = DailyRollupRow.day
+        columns: list[Any] = [
+            grain.metric,
+            grain.currency,
+            func.sum(grain.n),
+            func.sum(grain.total),
+        ]
+        grouping: list[Any] = [grain.metric, grain.currency]
+        if group_col is not None:
+            columns.append(group_col)
+            grouping.append(group_col)
+        stores = [store_id] if store_id else None
+        rows = session.execute(
+            select(*columns)
+            .where(*rollup_filters(definition, part, channels, stores, grain))
+            .group_by(*grouping)
+        ).all()
+        for row in rows:
+            metric, currency, n, total = row[0], row[1], int(row[2] or 0), int(row[3] or 0)
+            group = _group_key(group_by, row[4]) if group_col is not None else None
+            bucket = sums[group][currency if money else ""]
+            bucket[(metric, "n")] += n
+            bucket[(metric, "total")] += total
+    return sums
 
 
 def kpi_values(
@@ -105,7 +184,7 @@ def kpi_values(
     store_id: str | None = None,
     group_by: str | None = None,
 ) -> list[KpiValue]:
-    """The KPI over ``start`` ≤ t < ``end`` (widened to whole UTC days), optionally for one
+    """The KPI over ``start`` <= t < ``end`` (widened to whole UTC days), optionally for one
     channel and one store, as one value or one per channel, store or day. Money KPIs give one
     value per currency; a group with nothing to measure has ``value`` None."""
     definition = get_kpi(kpi)
@@ -120,31 +199,10 @@ def kpi_values(
     channels = _channels(definition, channel)
     if channels == ():
         return [evaluate(definition, None, {}, None)] if group_by is None else []
-    d = DailyRollupRow
-    group_col: Any = {"channel": d.channel, "store": d.store_id, "day": d.day}.get(group_by or "")
-    columns: list[Any] = [d.metric, d.currency, func.sum(d.n), func.sum(d.total)]
-    grouping: list[Any] = [d.metric, d.currency]
-    if group_col is not None:
-        columns.append(group_col)
-        grouping.append(group_col)
-    rows = session.execute(
-        select(*columns)
-        .where(*rollup_filters(definition, period, channels, [store_id] if store_id else None))
-        .group_by(*grouping)
-    ).all()
-    money = definition.unit is Unit.MONEY
-    # group -> currency ("" for non-money) -> (metric, field) -> sum
-    sums: dict[str | None, dict[str, dict[tuple[str, str], int]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(int))
-    )
-    for row in rows:
-        metric, currency, n, total = row[0], row[1], int(row[2] or 0), int(row[3] or 0)
-        group = _group_key(group_by, row[4]) if group_col is not None else None
-        bucket = sums[group][currency if money else ""]
-        bucket[(metric, "n")] += n
-        bucket[(metric, "total")] += total
+    sums = _read_sums(session, definition, period, channels, store_id, group_by)
     if group_by is None and not sums:
         return [evaluate(definition, None, {}, None)]
+    money = definition.unit is Unit.MONEY
     values: list[KpiValue] = []
     for group in sorted(sums, key=lambda g: (g is not None, g or "")):
         for currency in sorted(sums[group]):

@@ -33,6 +33,21 @@ class DailyRollupRow(Base):
     __table_args__ = (Index("ix_analytics_daily_store_metric_day", "store_id", "metric", "day"),)
 
 
+class MonthlyRollupRow(Base):
+    """The same sums per calendar month (``month`` is its first day): a year is 12 rows per
+    series instead of 365, so whole months inside a period are read from here."""
+
+    __tablename__ = "analytics_monthly"
+
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class OrderFactRow(Base):
     """What later events about an order need: when, where, whose, how much, how collected."""
 
