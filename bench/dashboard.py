@@ -3,8 +3,8 @@
 The rollups (``analytics_daily``, ``analytics_monthly``) are loaded in bulk as the analytics
 consumer would have left them after a year of 1M orders and till sales (numpy draws, seed 7:
 channel mix, pickup or delivery, times to ready and pickup waits, no-shows, late deliveries,
-returns, CSAT, identified customers), never by placing the orders. Then ``analytics.service.kpi_values`` is timed the
-way the console calls it (one read session):
+returns, CSAT, identified customers), never by placing the orders. Then
+``analytics.service.kpi_values`` is timed the way the console calls it (one read session):
 
 - ``dashboard``: every KPI of ``definitions.DASHBOARD`` over the year, grouped by channel
   (one sample = the whole page's data);
