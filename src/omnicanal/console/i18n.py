@@ -85,6 +85,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "customers.consent_granted": ("granted", "accordé"),
     "customers.consent_denied": ("refused", "refusé"),
     "customers.consent_withdrawn": ("withdrawn", "retiré"),
+    "customers.consent_lapsed": ("expired", "expiré"),
     "customers.loyalty": ("Loyalty", "Fidélité"),
     "customers.points": ("Points", "Points"),
     "customers.tier": ("Tier", "Palier"),

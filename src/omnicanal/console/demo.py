@@ -1,0 +1,58 @@
+"""Well-known console users of the demo retailer: head office and one associate per store.
+
+Like the demo API keys they exist only in a database the demo seeded; never in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from omnicanal.console.users import create_user
+from omnicanal.locations.tables import LocationRow
+from omnicanal.storage.database import Database
+
+DEMO_DOMAIN = "demo.omnicanal.local"
+DEMO_PASSWORD = "omnicanal-demo"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoUser:
+    email: str
+    role: str
+    store: str | None  # the store's name, for associates
+    password: str
+
+
+def create_demo_users(db: Database) -> list[DemoUser]:
+    """Head office (``siege@…``, in French) and ``<store code>@…`` for every active store."""
+    created = []
+    with db.uow() as uow:
+        create_user(
+            uow,
+            email=f"siege@{DEMO_DOMAIN}",
+            display_name="Siège (démo)",
+            password=DEMO_PASSWORD,
+            role="head_office",
+            language="fr",
+        )
+        created.append(DemoUser(f"siege@{DEMO_DOMAIN}", "head_office", None, DEMO_PASSWORD))
+        stores = uow.session.execute(
+            select(LocationRow.id, LocationRow.code, LocationRow.name)
+            .where(LocationRow.kind == "store", LocationRow.status == "active")
+            .order_by(LocationRow.code)
+        ).all()
+        for store_id, code, name in stores:
+            email = f"{code.lower()}@{DEMO_DOMAIN}"
+            create_user(
+                uow,
+                email=email,
+                display_name=f"{name} (démo)",
+                password=DEMO_PASSWORD,
+                role="associate",
+                store_id=store_id,
+                language="fr",
+            )
+            created.append(DemoUser(email, "associate", name, DEMO_PASSWORD))
+    return created
