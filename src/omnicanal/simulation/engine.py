@@ -13,8 +13,9 @@ from functools import partial
 
 from sqlalchemy import func, select
 
-from omnicanal.events.consumers import ConsumerPolicy
-from omnicanal.events.dispatch import Dispatcher
+from omnicanal.consumers import all_consumers
+from omnicanal.events.consumers import ConsumerPolicy, run_consumer
+from omnicanal.events.publisher import publish
 from omnicanal.events.tables import ConsumerCursorRow, OutboxEventRow
 from omnicanal.inventory.service import sweep_expired
 from omnicanal.orders.fulfilment import sweep_no_shows
@@ -60,9 +61,11 @@ class Housekeeping:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.dispatcher = Dispatcher(db, policy=ConsumerPolicy(max_attempts=3))
-        self.names = [c.name for c in self.dispatcher.consumers]
+        self.consumers = all_consumers()
+        self.policy = ConsumerPolicy(max_attempts=3)
+        self.names = [c.name for c in self.consumers]
         self.rounds = 0
+        self.seen = 0  # the last feed position a drain looked at
 
     def sweep(self) -> None:
         self.rounds += 1
@@ -80,10 +83,28 @@ class Housekeeping:
         self.sweep()
         self.drain()
 
-    def drain(self) -> None:
-        """Publish and consume until every consumer has read every event."""
+    def drain(self, *, every_consumer: bool = False) -> None:
+        """Publish, then run the consumers that want one of the new events (the dispatcher's
+        round, without the idle visits to the others: their cursors catch up when they next
+        have work, or at the end with ``every_consumer``), until nothing is left."""
         for _ in range(1000):
-            if not self.dispatcher.run_once() or self._caught_up():
+            published = publish(self.db)
+            with self.db.read() as session:
+                types = set(
+                    session.scalars(
+                        select(OutboxEventRow.type).where(OutboxEventRow.position > self.seen)
+                    )
+                )
+                self.seen = int(
+                    session.scalar(select(func.max(OutboxEventRow.position))) or self.seen
+                )
+            done = 0
+            for consumer in self.consumers:
+                if every_consumer or any(consumer.wants(t) for t in types):
+                    done += run_consumer(self.db, consumer, self.policy)
+            if not published and not done:
+                return
+            if every_consumer and self._caught_up():
                 return
 
     def _caught_up(self) -> bool:
@@ -157,7 +178,8 @@ class Simulation:
             ctx.schedule(midnight, partial(arrivals.plan_day, midnight))
         keeper = Housekeeping(self.db)
         self._loop(ctx, keeper, run, progress)
-        keeper.run()
+        keeper.sweep()
+        keeper.drain(every_consumer=True)
         run.end = self.clock.now()
         run.visits = arrivals.visits
         run.tally = dict(sorted(ctx.tally.items()))

@@ -80,7 +80,7 @@ def summarise(db: Database, run: Run) -> Summary:
             session.scalar(select(func.count()).where(OutboxEventRow.seq > run.first_event_seq))
             or 0
         )
-        summary.kpis = analytics_kpis(session, run.start, run.end)
+    summary.kpis = analytics_kpis(db, run.start, run.end)
     summary.wall_seconds = run.wall_seconds
     summary.events_per_second = summary.events / run.wall_seconds if run.wall_seconds else 0.0
     return summary
@@ -178,8 +178,9 @@ def _customers(session: Session, summary: Summary, window: tuple[datetime, datet
     )
 
 
-def analytics_kpis(session: Session, start: datetime, end: datetime) -> list[tuple[str, str]]:
-    """The KPIs of ``omnicanal.analytics`` over the run, when that context provides them."""
+def analytics_kpis(db: Database, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    """The KPIs of ``omnicanal.analytics`` over the run (its agreed interface: ``KPIS`` and
+    ``kpi_values``), each in its own read session; none when that context is not there."""
     try:
         definitions = importlib.import_module("omnicanal.analytics.definitions")
         service = importlib.import_module("omnicanal.analytics.service")
@@ -190,35 +191,36 @@ def analytics_kpis(session: Session, start: datetime, end: datetime) -> list[tup
     if not kpis or kpi_values is None:
         return []
     out: list[tuple[str, str]] = []
-    for key, definition in _items(kpis):
+    for code, definition in _items(kpis):
+        title = str(getattr(definition, "title_en", None) or code)
         try:
-            values = kpi_values(session, kpi=key, start=start, end=end)
-        except Exception as exc:  # a KPI the data cannot answer must not hide the others
-            out.append((_label(key, definition), f"n/a ({type(exc).__name__})"))
+            with db.read() as session:
+                values = kpi_values(session, kpi=code, start=start, end=end)
+        except Exception as exc:  # one KPI the data cannot answer must not hide the others
+            out.append((title, f"n/a ({type(exc).__name__})"))
             continue
-        out.append((_label(key, definition), _format(values)))
+        out.append((title, _format(values)))
     return out
 
 
 def _items(kpis: Any) -> list[tuple[str, Any]]:
     if isinstance(kpis, dict):
-        return list(kpis.items())
-    return [(str(getattr(k, "key", None) or getattr(k, "name", None) or k), k) for k in kpis]
-
-
-def _label(key: str, definition: Any) -> str:
-    for attribute in ("title", "label", "name"):
-        text = getattr(definition, attribute, None)
-        if isinstance(text, str) and text:
-            return text
-    return str(key)
+        return [(str(k), v) for k, v in kpis.items()]
+    return [(str(getattr(k, "code", k)), k) for k in kpis]
 
 
 def _format(values: Any) -> str:
-    shown = []
-    for value in list(values or [])[:3]:
-        number = getattr(value, "value", value)
-        unit = getattr(value, "unit", None)
-        text = f"{number:.3g}" if isinstance(number, float) else str(number)
-        shown.append(f"{text} {unit}" if unit else text)
-    return ", ".join(shown) if shown else "no data"
+    overall = [v for v in list(values or []) if getattr(v, "group", None) is None] or list(
+        values or []
+    )
+    if not overall or getattr(overall[0], "value", None) is None:
+        return "no data"
+    value = overall[0].value
+    unit = str(getattr(overall[0], "unit", ""))
+    if unit == "ratio":
+        return f"{float(value):.1%}"
+    if unit == "money":
+        return f"{value} {getattr(overall[0], 'currency', None) or ''}".strip()
+    if unit == "seconds":
+        return f"{float(value) / 3600:.1f} h"
+    return f"{float(value):,.2f}".rstrip("0").rstrip(".")
