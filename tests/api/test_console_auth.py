@@ -40,6 +40,11 @@ def test_an_associate_signs_in_and_lands_on_the_customer_desk(
     signed = sign_in(client, shop.rivoli)
     assert signed.status_code == 303
     assert signed.headers["location"] == "/console/customers"
+    cookie = signed.headers["set-cookie"].lower()
+    assert cookie.startswith("omnicanal_console=")
+    for attribute in ("path=/console", "httponly", "samesite=lax", "max-age=43200"):
+        assert attribute in cookie
+    assert "lea@example.com" not in cookie
     page = client.get("/console/customers")
     assert page.status_code == 200
     assert "Léa (Rivoli)" in page.text
