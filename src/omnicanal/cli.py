@@ -198,6 +198,9 @@ def demo(
     port: int = typer.Option(int(os.environ.get("PORT", "8000"))),
     skus: int = typer.Option(2400, help="How many SKUs the demo catalogue holds."),
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve once loaded."),
+    live: bool = typer.Option(
+        True, "--live/--no-live", help="Simulated customers keep shopping while it serves."
+    ),
 ) -> None:
     """Load the demo retailer (once) and serve it: 24 stores, 2 warehouses, 2,400 SKUs."""
     import time
@@ -236,7 +239,22 @@ def demo(
     if serve_after:
         import uvicorn
 
-        uvicorn.run("omnicanal.api.app:create_app", factory=True, host=host, port=port)
+        activity = None
+        if live:
+            from omnicanal.simulation.live import start_live_activity
+
+            live_db = _database()
+            activity = start_live_activity(live_db, settings, rate=0.5)
+            console.print(
+                "live activity: simulated customers shop on every channel (about one visit "
+                "every 2 s); watch /v1/events or the console. --no-live for a quiet demo."
+            )
+        try:
+            uvicorn.run("omnicanal.api.app:create_app", factory=True, host=host, port=port)
+        finally:
+            if activity is not None:
+                activity.stop()
+                live_db.dispose()
 
 
 customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
