@@ -49,6 +49,7 @@ def test_an_associate_signs_in_and_lands_on_the_customer_desk(
     assert page.status_code == 200
     assert "Léa (Rivoli)" in page.text
     assert 'href="/console/pickups"' in page.text  # the store menu
+    assert '<a href="/console/customers" aria-current="page">Customers</a>' in page.text
     assert 'href="/console/dashboard"' not in page.text
 
 

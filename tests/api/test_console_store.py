@@ -88,10 +88,13 @@ def test_an_associate_finds_a_customer_by_phone_and_adds_to_the_web_cart(
     )
     sign_in(client, shop.rivoli)
 
-    found = client.get("/console/customers", params={"q": "06 12 34 56 78"})
-    assert found.status_code == 200
-    assert f'href="/console/customers/{zoe}"' in found.text
-    assert "Zoé" in found.text
+    for query in ("06 12 34 56 78", "+33612345678", "ZOE@example.fr", "Martin"):
+        found = client.get("/console/customers", params={"q": query})
+        assert found.status_code == 200
+        assert f'href="/console/customers/{zoe}"' in found.text, query
+        assert "Zoé" in found.text
+    nobody = client.get("/console/customers", params={"q": "0699999999"})
+    assert "No customer matches." in nobody.text
 
     profile = client.get(f"/console/customers/{zoe}")
     assert profile.status_code == 200
@@ -304,3 +307,34 @@ def test_a_return_with_nothing_chosen_is_refused_with_a_message(
         {"order_id": order_id, "outcome": "refund"},
     )
     assert _flash(client, refused.headers["location"]) == "Give a quantity for at least one line."
+
+
+def test_j4_the_customer_leaves_with_another_size(
+    client: TestClient, db: Database, shop: ConsoleShop, admin: dict[str, str]
+) -> None:
+    order_id = delivered_order(db, [("RUN-42", 1)])
+    sign_in(client, shop.rivoli)
+    desk = client.get("/console/returns", params={"order": order_id})
+    line = re.search(r'name="line_id" value="([^"]+)"', desk.text)
+    assert line
+    taken = post_form(
+        client,
+        f"/console/returns?order={order_id}",
+        "/console/returns",
+        {
+            "order_id": order_id,
+            "line_id": line.group(1),
+            f"quantity_{line.group(1)}": "1",
+            f"reason_{line.group(1)}": "too_small",
+            f"condition_{line.group(1)}": "sellable",
+            "outcome": "exchange",
+            "exchange_sku": "RUN-43",
+            "exchange_quantity": "1",
+        },
+    )
+    page = client.get(taken.headers["location"])
+    exchange = re.search(r'href="/console/orders/(ord_\w+)"', page.text)
+    assert exchange, page.text
+    swapped = client.get(f"/v1/orders/{exchange.group(1)}", headers=admin).json()
+    assert [line["sku"] for line in swapped["groups"][0]["lines"]] == ["RUN-43"]
+    assert stock_at(client, admin, shop.net.rivoli, "RUN-42")["on_hand"] == 1

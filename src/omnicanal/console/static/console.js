@@ -1,14 +1,6 @@
 // omnicanal console: small progressive enhancements; every page works without this file.
 (function () {
   "use strict";
-  // Mark the current section in the menu for screen readers and sighted users.
-  var here = window.location.pathname;
-  document.querySelectorAll("header nav a").forEach(function (link) {
-    var path = link.getAttribute("href");
-    if (path && (here === path || here.indexOf(path + "/") === 0)) {
-      link.setAttribute("aria-current", "page");
-    }
-  });
   // Ask before irreversible actions (no-show, reject): buttons carry data-confirm.
   document.addEventListener("submit", function (event) {
     var button = event.submitter;
