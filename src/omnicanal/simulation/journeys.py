@@ -19,6 +19,7 @@ from omnicanal.customers.model import Identifier, normalise_identifier
 from omnicanal.customers.service import identify
 from omnicanal.inventory import service as inventory
 from omnicanal.inventory.tables import StockLevelRow
+from omnicanal.locations.tables import LocationRow
 from omnicanal.loyalty import service as loyalty
 from omnicanal.loyalty.model import EarnLine, RefType
 from omnicanal.orders import service as orders
@@ -113,8 +114,9 @@ def _placed(uow: UnitOfWork, order_id: str, channel: str) -> Placed:
             FulfilmentGroupRow.location_id,
             FulfilmentGroupRow.status,
         )
+        .outerjoin(LocationRow, LocationRow.id == FulfilmentGroupRow.location_id)
         .where(FulfilmentGroupRow.order_id == order_id)
-        .order_by(FulfilmentGroupRow.method, FulfilmentGroupRow.location_id)
+        .order_by(FulfilmentGroupRow.method, LocationRow.code)  # codes: stable from run to run
     ).all()
     groups = [(str(g), str(m), loc, str(s)) for g, m, loc, s in rows]
     return Placed(order_id, channel, groups, uow.now().isoformat())
