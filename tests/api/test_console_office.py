@@ -88,6 +88,17 @@ def test_the_dashboard_charts_revenue_per_channel_with_the_expected_numbers(
     )
     assert 'class="chart line"' in by_day.text
     assert marks(by_day.text) == {"2026-11-22": "89.90 EUR", "2026-11-23": "150.00 EUR"}
+    # a day without sales is a zero on the line, not a missing day
+    wider = client.get(
+        "/console/dashboard",
+        params={"kpi": "revenue", "group_by": "day", "start": "2026-11-20", "end": "2026-11-24"},
+    )
+    assert marks(wider.text) == {
+        "2026-11-20": "0.00 EUR",
+        "2026-11-21": "0.00 EUR",
+        "2026-11-22": "89.90 EUR",
+        "2026-11-23": "150.00 EUR",
+    }
 
 
 def test_the_dashboard_in_french(client: TestClient, db: Database, shop: ConsoleShop) -> None:

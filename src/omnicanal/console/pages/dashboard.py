@@ -24,6 +24,7 @@ router = APIRouter()
 CHANNELS = [c.value for c in Channel if c is not Channel.ADMIN]
 GROUPS = ("channel", "store", "day")
 DEFAULT_DAYS = 30
+MAX_DAYS_CHARTED = 400  # beyond, the line shows only the days with facts
 
 
 def kpi_title(kpi: Kpi, lang: str) -> str:
@@ -76,16 +77,30 @@ def _main_value(values: list[KpiValue]) -> KpiValue | None:
     return max(values, key=lambda v: v.denominator or v.numerator or Decimal(0))
 
 
+def every_day(
+    kpi: Kpi, values: list[KpiValue], first: date, end: date, currency: str | None
+) -> list[KpiValue]:
+    """One value per day of the period: a day without facts is 0 for a sum or a count, and
+    nothing to measure (None, a gap in the line) for a ratio."""
+    by_day = {v.group: v for v in values}
+    days = [first + timedelta(days=i) for i in range((end - first).days)]
+    empty = None if kpi.denominator else Decimal(0)
+    unit = kpi.unit.value
+    return [
+        by_day.get(day.isoformat())
+        or KpiValue(kpi.code, day.isoformat(), empty, empty, None, unit, currency)
+        for day in days
+    ]
+
+
 def _chart(
     t: Translator, kpi: Kpi, lang: str, group_by: str, values: list[KpiValue], names: dict[str, str]
 ) -> Chart | None:
     if not values:
         return None
-    currencies = sorted({v.currency for v in values if v.currency})
-    shown = [v for v in values if not currencies or v.currency == currencies[0]]
     points = [
         Point(label=names.get(v.group or "", v.group or "—"), value=v.value, text=value_text(v))
-        for v in shown
+        for v in values
     ]
     title = t("dashboard.chart", kpi=kpi_title(kpi, lang), group=t(f"dashboard.by_{group_by}"))
     description = "; ".join(f"{p.label}: {p.text}" for p in points)
@@ -139,7 +154,14 @@ def dashboard(
         ]
         grouped = values(kpi, group_by)
     definition = KPIS[kpi]
-    chart = _chart(page.t, definition, lang, group_by, grouped, names)
+    currencies = sorted({v.currency for v in grouped if v.currency})
+    if len(currencies) > 1:  # one currency per chart: the first (the table lists them all)
+        charted = [v for v in grouped if v.currency == currencies[0]]
+    else:
+        charted = grouped
+    if group_by == "day" and charted and (last - first).days <= MAX_DAYS_CHARTED:
+        charted = every_day(definition, charted, first, last, currencies[0] if currencies else None)
+    chart = _chart(page.t, definition, lang, group_by, charted, names)
     rows = [(names.get(v.group or "", v.group or "—"), v, value_text(v)) for v in grouped]
     return page.render(
         "office/dashboard.html",
