@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from omnicanal.console.tables import ConsoleUserRow
 from omnicanal.console.users import create_user, password_matches
+from omnicanal.shared.clock import FrozenClock
 from omnicanal.shared.errors import Conflict, InvalidInput
 from omnicanal.storage.database import Database
 from tests.browser.console_world import (
@@ -239,3 +240,19 @@ def test_create_user_checks_role_store_and_duplicates(db: Database, shop: Consol
             role="head_office",
             store_id=shop.net.rivoli,
         )
+
+
+def test_five_wrong_passwords_make_the_account_wait(
+    client: TestClient, shop: ConsoleShop, clock: FrozenClock
+) -> None:
+    for _ in range(5):
+        wrong = sign_in(client, shop.rivoli, "guess guess guess")
+        assert wrong.status_code == 401
+    assert "After 5 wrong passwords in a row, an account waits 15 minutes." in wrong.text
+    assert sign_in(client, shop.rivoli).status_code == 401  # even the right one, for now
+    clock.advance(minutes=16)
+    assert sign_in(client, shop.rivoli).status_code == 303
+    # a success resets the count: four more mistakes do not lock
+    for _ in range(4):
+        sign_in(client, shop.rivoli, "guess guess guess")
+    assert sign_in(client, shop.rivoli).status_code == 303

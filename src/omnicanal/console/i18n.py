@@ -33,6 +33,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "Wrong email or password.",
         "E-mail ou mot de passe incorrect.",
     ),
+    "auth.lock_rule": (
+        "After {attempts} wrong passwords in a row, an account waits {minutes} minutes.",
+        "Après {attempts} mots de passe erronés de suite, un compte attend {minutes} minutes.",
+    ),
     "error.forbidden": (
         "You are not allowed to open this page",
         "Vous n'avez pas accès à cette page",

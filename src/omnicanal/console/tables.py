@@ -27,6 +27,8 @@ class ConsoleUserRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_sign_in_at: Mapped[datetime | None]
+    failed_attempts: Mapped[int] = mapped_column(default=0)  # wrong passwords in a row
+    locked_until: Mapped[datetime | None]  # after too many, sign-in waits until then
 
     __table_args__ = (
         CheckConstraint("role IN ('associate', 'head_office')", name="role"),

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -24,6 +25,8 @@ from omnicanal.storage.uow import UnitOfWork
 
 LANGUAGES = ("en", "fr")
 MIN_PASSWORD = 10
+MAX_FAILED_ATTEMPTS = 5
+LOCK = timedelta(minutes=15)
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
@@ -162,6 +165,8 @@ def create_user(
         created_at=now,
         updated_at=now,
         last_sign_in_at=None,
+        failed_attempts=0,
+        locked_until=None,
     )
     session.add(row)
     session.flush()
@@ -169,15 +174,31 @@ def create_user(
 
 
 def authenticate(uow: UnitOfWork, *, email: str, password: str) -> ConsoleUser | None:
-    """The user these credentials name, or None (unknown email and wrong password alike)."""
+    """The user these credentials name, or None (unknown email and wrong password alike).
+
+    After ``MAX_FAILED_ATTEMPTS`` wrong passwords in a row the account waits ``LOCK`` before
+    any password is accepted again; the caller commits the count even though sign-in fails.
+    """
     address = email.strip().lower()
-    row = uow.session.scalar(select(ConsoleUserRow).where(ConsoleUserRow.email == address))
+    row = uow.session.scalar(
+        select(ConsoleUserRow).where(ConsoleUserRow.email == address).with_for_update()
+    )
     if row is None or not row.active:
         password_matches(_DECOY, password)
         return None
-    if not password_matches(row.password_hash, password):
+    now = uow.now()
+    matches = password_matches(row.password_hash, password)
+    if row.locked_until is not None and row.locked_until > now:
         return None
-    row.last_sign_in_at = uow.now()
+    if not matches:
+        row.failed_attempts += 1
+        if row.failed_attempts >= MAX_FAILED_ATTEMPTS:
+            row.failed_attempts = 0
+            row.locked_until = now + LOCK
+        return None
+    row.failed_attempts = 0
+    row.locked_until = None
+    row.last_sign_in_at = now
     return as_user(row)
 
 

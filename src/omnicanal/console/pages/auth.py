@@ -7,7 +7,13 @@ import secrets
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from omnicanal.console.users import authenticate, check_language, set_language
+from omnicanal.console.users import (
+    LOCK,
+    MAX_FAILED_ATTEMPTS,
+    authenticate,
+    check_language,
+    set_language,
+)
 from omnicanal.console.web import AnyPage, PostedForm, url
 from omnicanal.shared.errors import InvalidInput
 
@@ -40,7 +46,13 @@ def sign_in(page: AnyPage, form: PostedForm) -> Response:
         user = authenticate(uow, email=email, password=form.get("password"))
     if user is None:
         return page.render(
-            "sign_in.html", status_code=401, next=form.get("next"), email=email, failed=True
+            "sign_in.html",
+            status_code=401,
+            next=form.get("next"),
+            email=email,
+            failed=True,
+            lock_attempts=MAX_FAILED_ATTEMPTS,
+            lock_minutes=int(LOCK.total_seconds() // 60),
         )
     session = page.request.session
     session.clear()  # a new session for the signed-in user: no fixation
