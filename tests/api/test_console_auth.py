@@ -120,17 +120,45 @@ def test_head_office_opens_its_pages(client: TestClient, shop: ConsoleShop, path
     assert client.get(path).status_code == 200
 
 
-def test_head_office_actions_are_refused_to_an_associate(
+OFFICE_ACTIONS = [
+    "/console/routing",
+    "/console/reviews/duplicates/dup_x/accept",
+    "/console/reviews/duplicates/dup_x/reject",
+    "/console/reviews/returns/ret_x/approve",
+    "/console/reviews/returns/ret_x/reject",
+]
+STORE_ACTIONS = [
+    "/console/customers/cus_x/cart/lines",
+    "/console/customers/cus_x/cart/handoff",
+    "/console/aisle/SHOE-42/order",
+    "/console/pickups/ful_x/picking",
+    "/console/pickups/ful_x/ready",
+    "/console/pickups/ful_x/hand-over",
+    "/console/pickups/ful_x/no-show",
+    "/console/returns",
+]
+
+
+def test_every_head_office_action_is_refused_to_an_associate(
     client: TestClient, shop: ConsoleShop
 ) -> None:
     sign_in(client, shop.rivoli)
     token = csrf_of(client.get("/console/customers").text)
-    changed = client.post(
-        "/console/routing",
-        data={"csrf_token": token, "max_groups": "1"},
-        follow_redirects=False,
-    )
-    assert changed.status_code == 403
+    for path in OFFICE_ACTIONS:
+        refused = client.post(
+            path, data={"csrf_token": token, "max_groups": "1"}, follow_redirects=False
+        )
+        assert refused.status_code == 403, path
+
+
+def test_every_store_action_is_refused_to_head_office(
+    client: TestClient, shop: ConsoleShop
+) -> None:
+    sign_in(client, shop.office)
+    token = csrf_of(client.get("/console/dashboard").text)
+    for path in STORE_ACTIONS:
+        refused = client.post(path, data={"csrf_token": token}, follow_redirects=False)
+        assert refused.status_code == 403, path
 
 
 def test_a_form_without_the_session_token_is_refused(client: TestClient, shop: ConsoleShop) -> None:
