@@ -95,7 +95,7 @@ class Server:
         self._previous_starts = self.log.read_text().count("Application startup complete")
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(20)
+            self.process.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)

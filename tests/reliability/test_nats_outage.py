@@ -74,9 +74,9 @@ def test_nats_stopped_during_load_loses_no_event_and_applies_none_twice(
         try:
             time.sleep(1.5)
             outage_broker.stop()  # NATS goes away in the middle of the flow
-            time.sleep(0.5)
+            time.sleep(1.0)
             relayed_then, head_then = relay_position(db, stream), head_position(db)
-            time.sleep(2.0)
+            time.sleep(2.5)
             relayed_now, head_now = relay_position(db, stream), head_position(db)
             outage_broker.start()  # and comes back
             time.sleep(1.5)

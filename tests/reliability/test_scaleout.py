@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from omnicanal.auth.service import create_key
 from omnicanal.inventory.service import sweep_expired
@@ -41,6 +41,13 @@ class Shop:
 @pytest.fixture
 def shop_db(reliability_url: str) -> Iterator[Database]:
     database = Database(reliability_url, clock=SystemClock(), pool_size=5)
+    with database.engine.begin() as conn:  # a killed server's sessions may linger a moment
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     truncate_all(database)
     yield database
     database.dispose()

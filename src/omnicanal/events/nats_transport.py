@@ -362,13 +362,21 @@ class NatsTransport:
                     wait_stall=self.config.publish_timeout,
                 )
             )
-        done, pending = await asyncio.wait(futures, timeout=self.config.publish_timeout)
+        # wait for the acks, but give up at once if the connection drops (NATS went away):
+        # the relay must not hold the feed's numbering back while it waits
+        deadline = time.monotonic() + self.config.publish_timeout
+        pending: set[asyncio.Future[PubAck]] = set(futures)
+        while pending and time.monotonic() < deadline and self.connected:
+            _, pending = await asyncio.wait(pending, timeout=0.05)
+        done = [f for f in futures if f.done()]
         for future in pending:
             future.cancel()  # frees its slot; the event is published again next round
         if any(isinstance(f.exception(), NoStreamResponseError) for f in done):
             await _quietly(self._ensure_stream(js))  # a server that lost its state
         return [
-            f.exception() or f.result() if f in done else TimeoutError("no ack from JetStream")
+            (f.exception() or f.result())
+            if f.done() and not f.cancelled()
+            else TimeoutError("no ack from JetStream")
             for f in futures
         ]
 
