@@ -93,7 +93,7 @@ def test_the_same_seed_gives_the_same_operations_and_counts(db: Database) -> Non
 
 def test_it_works_on_top_of_an_existing_retailer_without_seeding_again(db: Database) -> None:
     params = SimulationParams(
-        stores=2, customers=8, days=1, seed=3, visits_per_customer=0.5, skus=120, start=MONDAY
+        stores=2, customers=6, days=1, seed=3, visits_per_customer=0.5, skus=120, start=MONDAY
     )
     Simulation(db, params).run()
     again = Simulation(db, replace(params, start=None)).run()
