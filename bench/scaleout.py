@@ -1,6 +1,6 @@
 """Scale-out benchmarks (issue 8): measured, never asserted.
 
-``python -m bench.scaleout [--quick] [--only unification|orders] [--seconds N]``
+``python -m bench.scaleout [--quick] [--only unification|orders] [--seconds N] [--rate R]``
 
 - ``unification``: **time to unification** under a sustained load, in-process bus vs NATS
   JetStream. Definition: a customer identification (``customers.service.identify`` in a unit of
@@ -10,8 +10,8 @@
   ``occurred_at`` (stamped in that transaction) to the ``processed_at`` of the
   ``customers.timeline`` and ``customers.attributes`` consumers' processed records for it: the
   moment the profile's timeline and attributes (RFM, segments) show the identification. Both
-  stamps come from the same host clock. Load: 4 threads paced at ``RATE`` identifications per
-  second (the life cycle of ``bench.identify``: new visitors, second devices, merges at
+  stamps come from the same host clock. Load: 4 threads paced at ``--rate`` identifications
+  per second (20) (the life cycle of ``bench.identify``: new visitors, second devices, merges at
   checkout, returning people at the till) for ``--seconds``; the server's event worker
   (``workers.event_dispatcher``: every consumer of the application) runs in the same process,
   in-process or relaying to NATS (``OMNICANAL_NATS_URL``, default ``nats://127.0.0.1:4222``,
@@ -67,7 +67,7 @@ PG_SERVER = os.environ.get(
 )
 NATS_URL = os.environ.get("OMNICANAL_NATS_URL", "nats://127.0.0.1:4222")
 DATABASE = "omnicanal_bench_scaleout"
-RATE = 40.0  # identifications per second offered in the unification scenario
+RATE = 20.0  # identifications per second offered in the unification scenario (--rate)
 THREADS = 4
 CLIENTS = 16
 UNIFYING = ("customers.profile.created", "customers.profile.merged")
@@ -98,7 +98,7 @@ def fresh_schema(url: str) -> None:
 
 
 # -- time to unification --------------------------------------------------------------------------
-def unification(url: str, *, transport: str, seconds: float) -> dict[str, Any]:
+def unification(url: str, *, transport: str, seconds: float, rate: float) -> dict[str, Any]:
     fresh_schema(url)
     stream = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
     settings = Settings(
@@ -127,19 +127,19 @@ def unification(url: str, *, transport: str, seconds: float) -> dict[str, Any]:
     perf0, wall0 = time.perf_counter(), datetime.now(UTC)
     try:
         load, _ = run_threads(
-            work, threads=THREADS, seconds=seconds, warmup=3.0, interval=THREADS / RATE
+            work, threads=THREADS, seconds=seconds, warmup=3.0, interval=THREADS / rate
         )
         since, until = (wall0 + timedelta(seconds=t - perf0) for t in load.window)
         caught_up = wait_caught_up(db, since, until)
         delays = {name: delays_ms(db, name, since, until) for name in WATCHED}
     finally:
-        runner.stop()
+        runner.stop(timeout=600)  # a round in progress finishes before the schema goes
         db.dispose()
         if transport == "nats":
             asyncio.run(delete_stream(stream))
     return {
         "transport": transport,
-        "offered_per_second": RATE,
+        "offered_per_second": rate,
         "identifications": load.summary(),
         "caught_up_after_load_s": caught_up,
         **{
@@ -329,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="15 s loads instead of 60 s")
     parser.add_argument("--seconds", type=float, help="measured seconds per load")
     parser.add_argument("--only", action="append", choices=["unification", "orders"])
+    parser.add_argument(
+        "--rate", type=float, default=RATE, help=f"identifications/s offered (default {RATE:.0f})"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     seconds = args.seconds or (15.0 if args.quick else 60.0)
     chosen = args.only or ["unification", "orders"]
@@ -342,8 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     if "unification" in chosen:
         run["unification"] = []
         for transport in ("in-process", "nats"):
-            log(f"unification over {transport}: {RATE:.0f}/s for {seconds:.0f} s")
-            run["unification"].append(unification(url, transport=transport, seconds=seconds))
+            log(f"unification over {transport}: {args.rate:.0f}/s for {seconds:.0f} s")
+            run["unification"].append(
+                unification(url, transport=transport, seconds=seconds, rate=args.rate)
+            )
     if "orders" in chosen:
         log("orders: 1 vs 2 API workers")
         run["orders"] = orders(url, seconds=seconds)
