@@ -156,6 +156,7 @@ def test_a_store_bound_key_reads_its_own_store(
         ({"kpi": "revenue", "to": "yesterday"}, "to"),
         ({"kpi": "revenue", "channel": "telepathy"}, "channel"),
         ({"kpi": "revenue", "group_by": "week"}, "group_by"),
+        ({"kpi": "time_to_profile_update", "channel": "web"}, "channel"),
     ],
 )
 def test_bad_input_is_a_problem_naming_the_field(

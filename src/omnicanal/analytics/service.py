@@ -194,6 +194,11 @@ def kpi_values(
         )
     period = period_of(start, end)
     check_channel(channel)
+    for name, given in (("channel", channel), ("store", store_id)):
+        if given is not None and name not in definition.filters:
+            raise InvalidInput(
+                f"{definition.code} is not measured per {name}; leave {name} out.", field=name
+            )
     if store_id is not None:
         check_stores(session, [store_id])
     channels = _channels(definition, channel)
