@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import nats
 from sqlalchemy import func, select
 
 from omnicanal.events.consumers import Consumer, ConsumerPolicy
-from omnicanal.events.model import StoredEvent
+from omnicanal.events.model import Event, StoredEvent
 from omnicanal.events.nats_transport import NatsConfig, NatsTransport
 from omnicanal.events.publisher import head_position
 from omnicanal.events.tables import ConsumerCursorRow, OutboxEventRow, ProcessedEventRow
@@ -21,6 +23,16 @@ from omnicanal.shared.clock import FrozenClock
 from omnicanal.storage.database import Database
 from omnicanal.storage.uow import UnitOfWork
 from tests.event_helpers import Echoed, Pinged, ping
+
+
+@dataclass(frozen=True, kw_only=True)
+class Greeted(Event):
+    """A test event carrying personal data."""
+
+    type = "tests.greeted"
+    personal: dict[str, str]
+    store: str
+
 
 FAST = ConsumerPolicy(backoff_base=timedelta(milliseconds=200))
 
@@ -73,8 +85,8 @@ def running(transport: NatsTransport, db: Database) -> Iterator[NatsTransport]:
         runner.stop()
 
 
-async def stream_messages(url: str, stream: str) -> list[tuple[str, str | None]]:
-    """(subject, Nats-Msg-Id) of every message in the stream, in stream order."""
+async def stream_messages(url: str, stream: str) -> list[tuple[str, str | None, bytes]]:
+    """(subject, Nats-Msg-Id, body) of every message in the stream, in stream order."""
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
@@ -82,7 +94,7 @@ async def stream_messages(url: str, stream: str) -> list[tuple[str, str | None]]
         found = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             msg = await js.get_msg(stream, seq)
-            found.append((msg.subject, (msg.headers or {}).get("Nats-Msg-Id")))
+            found.append((msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), msg.data))
         return found
     finally:
         await nc.close()
@@ -122,9 +134,25 @@ def test_committed_events_are_relayed_once_per_id_even_when_republished(
     finally:
         transport.close()
     prefix = stream.lower()
-    assert asyncio.run(stream_messages(nats_url, stream)) == [
+    assert [m[:2] for m in asyncio.run(stream_messages(nats_url, stream))] == [
         (f"{prefix}.tests.pinged", event_id) for event_id in ids
     ]
+
+
+def test_personal_data_never_leaves_the_database(db: Database, nats_url: str, stream: str) -> None:
+    with db.uow() as uow:
+        uow.emit(Greeted(personal={"email": "lea@example.com"}, store="PAR-RIVOLI"))
+    transport = NatsTransport(db, [], FAST, NatsConfig(url=nats_url, stream=stream))
+    try:
+        assert transport.wait_connected()
+        transport.run_once()
+    finally:
+        transport.close()
+    ((subject, _, body),) = asyncio.run(stream_messages(nats_url, stream))
+    envelope = json.loads(body)
+    assert subject == f"{stream.lower()}.tests.greeted"
+    assert envelope["data"] == {"store": "PAR-RIVOLI"}
+    assert b"lea@example.com" not in body
 
 
 def test_durable_consumers_apply_each_event_once_in_order_and_redeliveries_change_nothing(

@@ -215,7 +215,7 @@ class NatsTransport:
             try:
                 if self._nc is None:
                     self._nc = await nats.connect(
-                        self.config.url,
+                        [url.strip() for url in self.config.url.split(",")],  # a cluster
                         name="omnicanal",
                         allow_reconnect=True,
                         max_reconnect_attempts=-1,  # the client reconnects by itself for ever
