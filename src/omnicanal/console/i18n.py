@@ -119,6 +119,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "aisle.available": ("Available", "Disponible"),
     "aisle.on_hand": ("On hand", "En stock"),
     "aisle.here": ("this store", "ce magasin"),
+    "aisle.where": ("Kind, city", "Type, ville"),
     "aisle.order": ("Order for the customer", "Commander pour le client"),
     "aisle.method": ("Delivery", "Livraison"),
     "aisle.home": ("Home delivery", "Livraison à domicile"),
