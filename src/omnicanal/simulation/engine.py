@@ -18,9 +18,11 @@ from omnicanal.events.consumers import ConsumerPolicy, run_consumer
 from omnicanal.events.publisher import publish
 from omnicanal.events.tables import ConsumerCursorRow, OutboxEventRow
 from omnicanal.inventory.service import sweep_expired
+from omnicanal.inventory.tables import ReservationRow
 from omnicanal.orders.fulfilment import sweep_no_shows
+from omnicanal.orders.tables import FulfilmentGroupRow
 from omnicanal.service_desk.service import reprioritise_due
-from omnicanal.shared.clock import FrozenClock
+from omnicanal.shared.clock import FrozenClock, as_utc
 from omnicanal.simulation import journeys
 from omnicanal.simulation.context import Context
 from omnicanal.simulation.model import (
@@ -66,6 +68,21 @@ class Housekeeping:
         self.names = [c.name for c in self.consumers]
         self.rounds = 0
         self.seen = 0  # the last feed position a drain looked at
+        self.next_due: datetime | None = None  # the next expiry or no-show deadline
+
+    def _next_due(self) -> datetime | None:
+        """When the next hold expires or the next ready pickup passes its no-show deadline."""
+        with self.db.read() as session:
+            expiry = session.scalar(
+                select(func.min(ReservationRow.expires_at)).where(ReservationRow.status == "active")
+            )
+            deadline = session.scalar(
+                select(func.min(FulfilmentGroupRow.no_show_at)).where(
+                    FulfilmentGroupRow.status == "ready_for_pickup"
+                )
+            )
+        found = [as_utc(t) for t in (expiry, deadline) if t is not None]
+        return min(found) if found else None
 
     def sweep(self) -> None:
         self.rounds += 1
@@ -78,6 +95,7 @@ class Housekeeping:
         if self.rounds % 4 == 0:
             with self.db.uow() as uow:
                 reprioritise_due(uow)
+        self.next_due = self._next_due()
 
     def run(self) -> None:
         self.sweep()
@@ -134,8 +152,6 @@ def default_start(db: Database, days: int) -> datetime:
     with db.read() as session:
         latest = session.scalar(select(func.max(OutboxEventRow.occurred_at)))
     if latest is not None:
-        from omnicanal.shared.clock import as_utc
-
         after = as_utc(latest).astimezone(PARIS) + timedelta(days=1)
         start = max(start, after.replace(hour=0, minute=0, second=0, microsecond=0))
     return start.astimezone(UTC)
@@ -191,19 +207,24 @@ class Simulation:
     ) -> None:
         settle_end = run.horizon + timedelta(days=self.params.settle_days)
         next_sweep = run.start + SWEEP_EVERY
+        next_dispatch = run.start + DISPATCH_EVERY
         busy = False  # a step ran since the last sweep: holds may have been taken
         while ctx.pending():
             at, action, deadline = ctx.pop()
             if at > settle_end:
                 break
             while next_sweep <= at:
-                self._move_clock(next_sweep)
-                if busy:  # else nothing happened since the last round: nothing to sweep
+                # a quiet night has nothing to sweep, unless a hold or a pickup falls due
+                if busy or (keeper.next_due is not None and keeper.next_due <= next_sweep):
+                    self._move_clock(next_sweep)
                     keeper.sweep()
                     busy = False
-                if (ctx.events_waiting and next_sweep.minute == 0) or deadline:
+                if ctx.events_waiting and next_dispatch <= next_sweep:
+                    self._move_clock(next_sweep)
                     ctx.events_waiting = False
                     keeper.drain()
+                while next_dispatch <= next_sweep:
+                    next_dispatch += DISPATCH_EVERY
                 next_sweep += SWEEP_EVERY
             self._move_clock(at)
             if deadline:
