@@ -11,6 +11,7 @@ import inspect
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -401,3 +402,48 @@ def test_an_associate_cannot_act_on_another_store(stores: Stores) -> None:
     # and nothing moved at Bastille meanwhile
     level = s.client.get(f"/v1/locations/{b}/stock", headers=s.admin).json()["data"]
     assert {x["sku"]: x["on_hand"] for x in level} == {"SHOE-42": 4, "SOCKS": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhooks: what a receiver accepts is what omnicanal signed, fresh
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_receiver_refuses_tampered_stale_or_foreign_webhooks(
+    client: TestClient, db: Database, make_key: MakeKey
+) -> None:
+    import httpx2
+
+    from omnicanal.events import webhooks
+    from omnicanal.events.dispatch import drain
+    from tests.event_helpers import ping, webhook_receiver
+
+    admin = make_key("admin")
+    policy = webhooks.SenderPolicy(timeout=2, max_attempts=1, backoff_base=timedelta(seconds=1))
+    with webhook_receiver() as receiver, httpx2.Client() as http:
+        created = client.post(
+            "/v1/webhooks",
+            headers={**admin, "Idempotency-Key": str(uuid.uuid4())},
+            json={"url": receiver.url, "event_types": ["tests.*"]},
+        )
+        assert created.status_code == 201, created.text
+        secret = created.json()["secret"]
+        ping(db, 1)
+        drain(db)
+        assert webhooks.send_due(db, http, policy) == 1
+    [delivery] = receiver.requests
+    body, header = delivery["body"], delivery["headers"]["omnicanal-signature"]
+    now = db.clock.now().timestamp()
+    signed_at = int(header.split(",")[0].removeprefix("t="))
+    assert abs(signed_at - now) < 5  # signed when sent, with the server's clock
+    assert webhooks.verify(secret, header, body, now=now)
+    tampered = body.replace(b'"n": 1', b'"n": 2').replace(b'"n":1', b'"n":2')
+    assert tampered != body
+    assert not webhooks.verify(secret, header, tampered, now=now)
+    assert not webhooks.verify(secret, header, body, now=now + 301)  # replayed 5 min later
+    assert not webhooks.verify(secret, header, body, now=now - 301)  # from the future
+    assert not webhooks.verify("whsec_someone_else", header, body, now=now)
+    resigned = webhooks.sign("whsec_attacker", body, signed_at)
+    assert not webhooks.verify(secret, resigned, body, now=now)
+    for garbage in ("", "t=abc,v1=00", "v1=" + header.split("v1=")[1], "t=1"):
+        assert not webhooks.verify(secret, garbage, body, now=now)
