@@ -65,10 +65,21 @@ class ConsumerPolicy:
 
 
 def _lock_cursor(uow: UnitOfWork, name: str) -> ConsumerCursorRow:
+    found = _lock_cursor_unless_busy(uow, name, wait=True)
+    assert found is not None
+    return found
+
+
+def _lock_cursor_unless_busy(uow: UnitOfWork, name: str, *, wait: bool) -> ConsumerCursorRow | None:
+    """The consumer's cursor, locked; ``None`` (PostgreSQL, ``wait=False``) when another
+    process holds it: that process is applying this consumer's events right now."""
     session = uow.session
     stmt = select(ConsumerCursorRow).where(ConsumerCursorRow.consumer == name)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        # populate_existing: the position read under the lock, not the one read just before
+        stmt = stmt.with_for_update(skip_locked=not wait).execution_options(populate_existing=True)
+        if not wait and session.get(ConsumerCursorRow, name) is not None:
+            return session.scalars(stmt).one_or_none()
     row = session.scalars(stmt).one_or_none()
     if row is None:
         row = ConsumerCursorRow(consumer=name, position=0, updated_at=uow.now())
@@ -115,7 +126,7 @@ def run_consumer(db: Database, consumer: Consumer, policy: ConsumerPolicy) -> in
         if not consumer.wants(event.type):
             skipped_to = event.position
             continue
-        if _apply(db, consumer, event, policy) == "wait":
+        if _apply(db, consumer, event, policy) in ("wait", "busy"):
             break
         skipped_to = None  # applying moved the cursor past the skipped events too
         done += 1
@@ -142,7 +153,9 @@ def _apply(db: Database, consumer: Consumer, event: StoredEvent, policy: Consume
             return "wait"
     try:
         with db.uow() as uow:
-            cursor = _lock_cursor(uow, consumer.name)
+            cursor = _lock_cursor_unless_busy(uow, consumer.name, wait=False)
+            if cursor is None:
+                return "busy"  # another server process is applying this consumer's events
             if cursor.position >= event.position:
                 return "done"  # another process applied it meanwhile
             consumer.handle(uow, event)
