@@ -86,8 +86,7 @@ def _identify(
             "city": person.home.city,
         },
     )
-    person.profile_id = found.profile_id
-    return found.profile_id
+    return found.profile_id  # the caller keeps it once the unit of work committed
 
 
 def _contact(person: Persona) -> dict[str, object]:
@@ -260,7 +259,7 @@ def _sign_in(
     """Login: the anonymous cart becomes the customer's (merged into one they already had)."""
     card = person.card if rng.random() < 0.3 else None  # typed in their account page
 
-    def sign_in(uow: UnitOfWork) -> str:
+    def sign_in(uow: UnitOfWork) -> tuple[str, str]:
         profile = _identify(
             uow,
             person,
@@ -269,12 +268,13 @@ def _sign_in(
             _device(person, start),
             ("loyalty_card", card),
         )
-        return carts.attach_customer(uow, cart_id, customer_id=profile, actor=Actor(start)).id
+        cart = carts.attach_customer(uow, cart_id, customer_id=profile, actor=Actor(start))
+        return profile, cart.id
 
-    kept = ctx.attempt(f"sign in {start}", sign_in)
-    if kept is None:
+    signed = ctx.attempt(f"sign in {start}", sign_in)
+    if signed is None:
         return
-    person.open_cart_id = kept
+    person.profile_id, person.open_cart_id = signed
     if rng.random() < ABANDON_SHARE:
         ctx.tally["cart left"] += 1
         return
@@ -289,15 +289,18 @@ def _finish(
 ) -> None:
     """Back on ``channel`` (the app after the desktop, say): the same cart is there."""
 
-    def resume(uow: UnitOfWork) -> str | None:
+    def resume(uow: UnitOfWork) -> tuple[str, str | None]:
         profile = _identify(uow, person, channel, ("email", person.email), _device(person, channel))
         opened = carts.open_cart(uow, actor=Actor(channel), customer_id=profile)
         filled = uow.session.scalar(
             select(CartLineRow.id).where(CartLineRow.cart_id == opened.cart.id).limit(1)
         )
-        return opened.cart.id if filled else None
+        return profile, (opened.cart.id if filled else None)
 
-    cart_id = ctx.attempt(f"resume {channel}", resume)
+    resumed = ctx.attempt(f"resume {channel}", resume)
+    if resumed is None:
+        return
+    person.profile_id, cart_id = resumed
     if cart_id is None:
         # another visit of theirs ordered this cart already (or it was emptied): done
         ctx.tally["nothing left to order"] += 1
@@ -310,14 +313,15 @@ def _finish(
 
 # -- call centre and marketplaces -----------------------------------------------------------------
 def _phone_order(ctx: Context, person: Persona, rng: random.Random, method: str) -> None:
-    ctx.attempt(
+    found = ctx.attempt(
         "identify callcenter",
         lambda uow: _identify(
             uow, person, "callcenter", ("email", person.email), ("phone", person.phone)
         ),
     )
-    if person.profile_id is None:
+    if found is None:
         return
+    person.profile_id = found
     pickup = _pickup_store(ctx, person, method)
     count = basket_size(rng)
     skus = (
@@ -331,7 +335,7 @@ def _phone_order(ctx: Context, person: Persona, rng: random.Random, method: str)
 
 def _marketplace_order(ctx: Context, person: Persona, rng: random.Random, method: str) -> None:
     ref = f"MP-{ctx.tag}-{rng.getrandbits(40):010x}"
-    ctx.attempt(
+    found = ctx.attempt(
         "identify marketplace",
         lambda uow: _identify(
             uow,
@@ -341,8 +345,9 @@ def _marketplace_order(ctx: Context, person: Persona, rng: random.Random, method
             ("external:marketplace", f"mkp-buyer-{person.index}"),
         ),
     )
-    if person.profile_id is None:
+    if found is None:
         return
+    person.profile_id = found
     skus = ctx.online_skus(rng, basket_size(rng))
     if skus:
         _order(ctx, person, rng, channel="marketplace", method=method, skus=skus, external_ref=ref)
@@ -377,7 +382,8 @@ def _till_sale(ctx: Context, person: Persona, rng: random.Random) -> None:
     shown = _till_identity(person, rng)
     ticket = f"T-{store.code}-{ctx.tag}-{rng.getrandbits(32):08x}"
 
-    def sell(uow: UnitOfWork) -> str | None:
+    def sell(uow: UnitOfWork) -> tuple[str | None] | None:
+        """The sale, and who bought (None: an anonymous sale); None when nothing was left."""
         skus = _on_shelf(uow, store, wanted)
         if not skus:
             return None
@@ -427,12 +433,16 @@ def _till_sale(ctx: Context, person: Persona, rng: random.Random) -> None:
                 store_id=store.id,
             ),
         )
-        return buyer
+        return (buyer,)
 
-    done = ctx.attempt("till sale", sell)
-    ctx.tally["till sale identified" if done else "till sale anonymous"] += 1
-    if done:
-        person.profile_id = done
+    sold = ctx.attempt("till sale", sell)
+    if sold is None:
+        ctx.tally["nothing left on the shelf"] += 1
+        return
+    (buyer,) = sold
+    ctx.tally["till sale identified" if buyer else "till sale anonymous"] += 1
+    if buyer is not None:
+        person.profile_id = buyer
         _associate_adds_to_cart(ctx, person, rng, store)
 
 
@@ -470,9 +480,10 @@ def _endless_aisle(ctx: Context, person: Persona, rng: random.Random) -> None:
     ]
     if not skus:
         return
-    ctx.attempt(
+    found = ctx.attempt(
         "identify pos",
         lambda uow: _identify(uow, person, "pos", ("email", person.email), ("phone", person.phone)),
     )
-    if person.profile_id is not None:
+    if found is not None:
+        person.profile_id = found
         _order(ctx, person, rng, channel="pos", method="endless_aisle", skus=skus, store=store)
