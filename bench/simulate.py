@@ -57,12 +57,14 @@ def measure(backend: str, params: SimulationParams, pg_url: str) -> dict[str, An
     db = Database(url, clock=FrozenClock())
     busy_before = cpu_busy(2)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     try:
         run = Simulation(db, params).run()
         summary = summarise(db, run)
     finally:
         db.dispose()
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started  # this process only (PostgreSQL works apart)
     orders = sum(summary.orders.values())
     return {
         "backend": backend,
@@ -73,6 +75,8 @@ def measure(backend: str, params: SimulationParams, pg_url: str) -> dict[str, An
         "simulation_wall_seconds": round(run.wall_seconds, 1),
         "events_per_second": round(summary.events_per_second, 1),
         "total_wall_seconds": round(wall, 1),
+        "process_cpu_seconds": round(cpu, 1),
+        "events_per_cpu_second": round(summary.events / cpu, 1) if cpu else None,
         "simulated_days": params.days,
         "set_up": vars(run.set_up) if run.set_up else None,
         "pickups": summary.pickups,
@@ -123,12 +127,16 @@ def main() -> None:
         f"\n`python -m bench.simulate` ({params.stores} stores, {params.customers} customers, "
         f"{params.days} day(s), {params.visits_per_customer} visits/customer/day)\n"
     )
-    print("| database | visits | orders | till sales | events | events/s | wall time |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| database | visits | orders | till sales | events | events/s | wall time "
+        "| CPU (this process) | CPU busy before |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['backend']} | {r['visits']} | {r['orders']} | {r['till_sales']} | "
-            f"{r['events']} | {r['events_per_second']} | {r['simulation_wall_seconds']} s |"
+            f"{r['events']} | {r['events_per_second']} | {r['simulation_wall_seconds']} s | "
+            f"{r['process_cpu_seconds']} s | {r['cpu_busy_before']:.0%} |"
         )
     log(f"saved {path}")
 
