@@ -172,8 +172,10 @@ def server(url: str, *, workers: int = 1) -> Iterator[tuple[str, subprocess.Pope
     base = f"http://127.0.0.1:{port}"
     import httpx2
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine imports slowly
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; see {log}")
         try:
             if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
                 break
