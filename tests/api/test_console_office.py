@@ -272,3 +272,70 @@ def test_pilot_stores_are_compared_with_control_stores(
     assert compared.status_code == 200, compared.text
     assert marks(compared.text) == {"pilot": "120.00 EUR", "control": "90.00 EUR"}
     assert 'data-testid="pilot-difference">30.00 EUR' in compared.text
+
+
+def test_head_office_rejects_a_return_and_keeps_two_customers_apart(
+    client: TestClient, db: Database, shop: ConsoleShop
+) -> None:
+    order_id = delivered_order(db, [("RUN-42", 1)])
+    sign_in(client, shop.rivoli)
+    desk = client.get("/console/returns", params={"order": order_id})
+    line = re.search(r'name="line_id" value="([^"]+)"', desk.text)
+    assert line
+    taken = post_form(
+        client,
+        f"/console/returns?order={order_id}",
+        "/console/returns",
+        {
+            "order_id": order_id,
+            "line_id": line.group(1),
+            f"quantity_{line.group(1)}": "1",
+            f"reason_{line.group(1)}": "changed_mind",
+            f"condition_{line.group(1)}": "opened",
+            "outcome": "refund",
+        },
+    )
+    return_id = taken.headers["location"].rsplit("/", 1)[-1]
+    with db.uow() as uow:
+        one = identify(uow, identifiers=[Identifier("email", "a@example.fr")], channel="web")
+        two = identify(uow, identifiers=[Identifier("email", "b@example.fr")], channel="web")
+        left, right = sorted((one.profile_id, two.profile_id))
+        candidate = new_id("dup")
+        uow.session.add(
+            DuplicateCandidateRow(
+                id=candidate,
+                left_id=left,
+                right_id=right,
+                match_weight=3.0,
+                match_probability=0.6,
+                explanation=[],
+                status="open",
+                found_at=T0,
+                scored_at=T0,
+            )
+        )
+    client.cookies.clear()
+    sign_in(client, shop.office)
+    rejected = post_form(
+        client,
+        "/console/reviews",
+        f"/console/reviews/returns/{return_id}/reject",
+        {"reason": "Worn, not resellable"},
+    )
+    assert rejected.status_code == 303
+    apart = post_form(
+        client, "/console/reviews", f"/console/reviews/duplicates/{candidate}/reject", {}
+    )
+    assert apart.status_code == 303
+    queue = client.get("/console/reviews").text
+    assert return_id not in queue
+    assert candidate not in queue
+    client.cookies.clear()
+    sign_in(client, shop.rivoli)
+    assert "refused" in client.get(f"/console/returns/{return_id}").text
+    with db.read() as session:
+        row = session.get(DuplicateCandidateRow, candidate)
+        assert row is not None
+        assert (row.status, row.decided_channel) == ("rejected", "admin")
+        statuses = {p.status for p in session.scalars(select(CustomerProfileRow))}
+    assert statuses == {"active"}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from omnicanal.loyalty.service import adjust, open_account
 from omnicanal.storage.database import Database
 from tests.browser.console_world import ConsoleShop, make_console_shop, post_form, sign_in
 from tests.conftest import MakeKey
@@ -56,7 +57,7 @@ def stock_at(client: TestClient, admin: dict[str, str], location: str, sku: str)
 
 
 def test_an_associate_finds_a_customer_by_phone_and_adds_to_the_web_cart(
-    client: TestClient, make_key: MakeKey, shop: ConsoleShop
+    client: TestClient, make_key: MakeKey, shop: ConsoleShop, db: Database
 ) -> None:
     app = make_key("app")
     zoe = _post(
@@ -96,8 +97,19 @@ def test_an_associate_finds_a_customer_by_phone_and_adds_to_the_web_cart(
     nobody = client.get("/console/customers", params={"q": "0699999999"})
     assert "No customer matches." in nobody.text
 
+    with db.uow() as uow:
+        account = open_account(uow, customer_id=zoe)
+        adjust(
+            uow,
+            account_id=account.id,
+            points=120,
+            reason="welcome",
+            reference="welcome-zoe",
+            channel="admin",
+        )
     profile = client.get(f"/console/customers/{zoe}")
     assert profile.status_code == 200
+    assert '<dd data-testid="points">120</dd>' in profile.text  # earned anywhere, seen here
     assert order["id"] in profile.text
     assert "Confirmed" in profile.text  # the status in the orders context's own words
     assert "SHOE-42" in profile.text  # the web cart
