@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import MakeKey
 
-EXAMPLES = int(os.environ.get("OMNICANAL_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("OMNICANAL_FUZZ_EXAMPLES", "7"))
 PROBLEM_FIELDS = ("type", "title", "status", "detail")
 
 

@@ -40,7 +40,7 @@ PUBLIC = {
     ("HEAD", "/docs/oauth2-redirect"),
 }
 # The staff web console signs its users in with a session, not an API key (its role tests are
-# tests/api/test_console_*.py); here: nothing of it answers an anonymous visitor but the sign-in page.
+# tests/api/test_console_*.py); here: it answers an anonymous visitor with the sign-in page only.
 CONSOLE = "/console"
 # The scope of a CSV import or export is the kind's (named in the path), checked in the route.
 PER_KIND = {
