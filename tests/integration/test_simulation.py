@@ -59,6 +59,7 @@ def test_two_days_of_a_small_retailer_use_every_channel_and_method(db: Database)
     assert summary.till_sales["anonymous"] > 0
     assert sum(summary.revenue_minor.values()) > 0
     assert summary.events > 0
+    assert summary.kpis  # read from omnicanal.analytics over the run
     # the books closed: stock ledger sums to the levels, nothing held past its expiry,
     # every event published and read by every consumer without a failure
     assert_ledger_equals_levels(db)
