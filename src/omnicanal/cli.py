@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from omnicanal.console import cli as users_cli
 from omnicanal.settings import get_settings
 from omnicanal.simulation.cli import register as register_simulate
 from omnicanal.storage.database import Database
+
+if TYPE_CHECKING:
+    from omnicanal.console.demo import DemoUser
 
 app = typer.Typer(help="omnicanal: unified commerce for every channel.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -226,12 +230,24 @@ def demo(
             f"{report.variants} SKUs, {report.levels} stock levels ({report.units} units) "
             f"in {time.perf_counter() - started:.1f}s"
         )
+    demo_users = _ensure_demo_users(db)
     db.dispose()
     table = Table("channel", "key", "for", title="Demo API keys (Authorization: Bearer …)")
     for secret, name, channel, _bound in DEMO_KEYS:
         table.add_row(channel, secret, name)
     console.print(table)
     base = f"http://{host}:{port}"
+    # the Paris Rivoli associate first: the store of the demo till key
+    demo_users.sort(key=lambda u: (u.role != "head_office", "rivoli" not in u.email, u.email))
+    console.print(f"Console: {base}/console/ — demo users (password: omnicanal-demo):")
+    for user in demo_users[:3]:
+        console.print(
+            f"  {user.role:<12} {user.email}  ({user.store or 'all stores'})", soft_wrap=True
+        )
+    if len(demo_users) > 3:
+        console.print(
+            "  associate    <store code>@demo.omnicanal.local, one per store", soft_wrap=True
+        )
     console.print(
         f"API docs: {base}/docs   try: curl -H 'Authorization: Bearer ock_demo_web' "
         f"'{base}/v1/availability?sku=RUN-00000-BLA-42&lat=48.8566&lon=2.3522&radius_km=10'"
@@ -255,6 +271,26 @@ def demo(
             if activity is not None:
                 activity.stop()
                 live_db.dispose()
+
+
+def _ensure_demo_users(db: Database) -> list[DemoUser]:
+    """The demo's console users (created once; a database seeded before the console had none)."""
+    from sqlalchemy import select
+
+    from omnicanal.console.demo import DEMO_DOMAIN, DEMO_PASSWORD, DemoUser, create_demo_users
+    from omnicanal.console.tables import ConsoleUserRow
+    from omnicanal.locations.tables import LocationRow
+
+    with db.read() as session:
+        rows = session.execute(
+            select(ConsoleUserRow.email, ConsoleUserRow.role, LocationRow.name)
+            .outerjoin(LocationRow, LocationRow.id == ConsoleUserRow.store_id)
+            .where(ConsoleUserRow.email.like(f"%@{DEMO_DOMAIN}"))
+            .order_by(ConsoleUserRow.role.desc(), ConsoleUserRow.email)
+        ).all()
+    if not rows:
+        return create_demo_users(db)
+    return [DemoUser(email, role, store, DEMO_PASSWORD) for email, role, store in rows]
 
 
 customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
