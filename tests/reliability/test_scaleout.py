@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from omnicanal.auth.service import create_key
+from omnicanal.consumers import all_consumers
+from omnicanal.events.tables import OutboxEventRow, ProcessedEventRow
 from omnicanal.inventory.service import sweep_expired
 from omnicanal.inventory.tables import ReservationRow, StockLevelRow
 from omnicanal.orders.tables import OrderRow
@@ -76,12 +78,35 @@ def orders_in_db(db: Database) -> int:
         return session.scalar(select(func.count()).select_from(OrderRow)) or 0
 
 
-@pytest.mark.parametrize("workers", [2, 4])
+def consumers_behind(db: Database) -> dict[str, tuple[int, int]]:
+    """Consumers that have not applied every event they handle: name -> (applied, wanted)."""
+    with db.read() as session:
+        types = list(session.scalars(select(OutboxEventRow.type)))
+        applied = dict(
+            session.execute(
+                select(ProcessedEventRow.consumer, func.count()).group_by(
+                    ProcessedEventRow.consumer
+                )
+            ).all()
+        )
+    behind = {}
+    for consumer in all_consumers():
+        wanted = sum(1 for t in types if consumer.wants(t))
+        if applied.get(consumer.name, 0) != wanted:
+            behind[consumer.name] = (applied.get(consumer.name, 0), wanted)
+    return behind
+
+
+@pytest.mark.parametrize(("workers", "transport"), [(2, "in-process bus"), (4, "NATS JetStream")])
 def test_j8_worker_processes_racing_for_the_last_ten_units_sell_exactly_ten(
-    shop_db: Database, tmp_path: Path, workers: int
+    shop_db: Database, tmp_path: Path, request: pytest.FixtureRequest, workers: int, transport: str
 ) -> None:
     shop = open_shop(shop_db, shoes_at_rivoli=10)
-    server = Server(shop_db.url, workers, tmp_path / "server.log").start()
+    settings = {}
+    if transport == "NATS JetStream":
+        stream = request.getfixturevalue("stream")
+        settings = {"nats_url": request.getfixturevalue("nats_url"), "nats_stream": stream}
+    server = Server(shop_db.url, workers, tmp_path / "server.log", **settings).start()
     clients = 24
     barrier = threading.Barrier(clients)
     statuses: list[int] = []
@@ -107,8 +132,13 @@ def test_j8_worker_processes_racing_for_the_last_ten_units_sell_exactly_ten(
             t.start()
         for t in threads:
             t.join(120)
+        # and every consumer, whichever process ran it, applied every order's events once
+        deadline = time.monotonic() + 90
+        while consumers_behind(shop_db) and time.monotonic() < deadline:
+            time.sleep(0.5)
     finally:
         server.stop()
+    assert consumers_behind(shop_db) == {}
     assert statuses.count(201) == 10
     assert statuses.count(409) == clients  # every buyer ends refused: out of stock
     assert len(statuses) == 10 + clients
