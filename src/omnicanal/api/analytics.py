@@ -25,8 +25,7 @@ router = APIRouter(tags=["analytics"])
 
 KpiRead = Annotated[Principal, Depends(require("kpis:read"))]
 PilotWrite = Annotated[Write, Depends(writer("pilots:manage"))]
-# Marketing spend is head-office work: the pilots:manage scope until a kpis:write exists.
-SpendWrite = Annotated[Write, Depends(writer("pilots:manage"))]
+SpendWrite = Annotated[Write, Depends(writer("kpis:write"))]  # head-office marketing spend
 DEFAULT_DAYS = 30
 
 # ---------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ SCOPES: dict[str, str] = {
     "recommendations:write": "record till and imported purchases for recommendations",
     "tills:sync": "send a till's offline sales batch (a store-bound key: its store's tills)",
     "kpis:read": "read the KPIs per channel, store and period, and pilot comparisons",
+    "kpis:write": "record marketing spend per channel and period (acquisition cost per channel)",
     "pilots:manage": "flag features per store (pilot stores) and define control groups",
 }
 
