@@ -94,8 +94,8 @@ class Server:
             return
         self._previous_starts = self.log.read_text().count("Application startup complete")
         os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(10)
+        try:  # a graceful stop is not under test here: do not wait long for one
+            self.process.wait(3)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
