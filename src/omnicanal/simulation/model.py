@@ -266,6 +266,11 @@ def _ascii(text: str) -> str:
     return text.lower().translate(table)
 
 
+def _mobile(rng: random.Random) -> str:
+    """A French mobile number in an allocated range (06 1x to 06 8x, 06 3x excepted)."""
+    return f"+336{rng.choice('124578')}{rng.randrange(10**7):07d}"
+
+
 def make_population(rng: random.Random, count: int, homes: Sequence[HomeStore]) -> list[Persona]:
     """``count`` customers, each living near one of ``homes``; identifiers unique per index."""
     people = []
@@ -279,7 +284,7 @@ def make_population(rng: random.Random, count: int, homes: Sequence[HomeStore]) 
                 given_name=given,
                 family_name=family,
                 email=f"{_ascii(given)}.{_ascii(family)}.{i}@example.com",
-                phone=f"+336{rng.randrange(10**8):08d}" if rng.random() < 0.85 else None,
+                phone=_mobile(rng) if rng.random() < 0.85 else None,
                 card=f"OC{i:08d}" if rng.random() < 0.55 else None,
                 cookies=[f"ck-{token}-{n}" for n in range(1 + (rng.random() < 0.4))],
                 devices=[f"dv-{token}-{n}" for n in range(rng.choice((0, 1, 1, 2)))],
