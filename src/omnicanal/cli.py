@@ -179,8 +179,11 @@ def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(int(os.environ.get("PORT", "8000"))),
     workers: int = typer.Option(1, help="API worker processes (PostgreSQL for more than one)."),
+    startup_timeout: float = typer.Option(
+        60.0, help="Seconds a worker process may take to start before it is replaced."
+    ),
 ) -> None:
-    """Apply migrations and serve the API."""
+    """Apply migrations and serve the API (and the console)."""
     import uvicorn
 
     from omnicanal.storage.migrate import upgrade
@@ -193,6 +196,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        timeout_worker_healthcheck=int(startup_timeout),
     )
 
 
