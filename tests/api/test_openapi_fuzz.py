@@ -135,3 +135,17 @@ def test_every_operation_answers_without_5xx_and_with_problem_details(
     )
     assert total >= 1000, f"only {total} requests generated"
     assert not fuzz.failures, "\n\n".join(f"{k}: {v}" for k, v in sorted(fuzz.failures.items()))
+
+
+def test_a_nul_byte_in_a_query_is_a_problem_not_a_server_error(
+    client: TestClient, make_key: MakeKey
+) -> None:
+    """Found by the run above on PostgreSQL (which refuses NUL inside text): a 500 before."""
+    response = client.get(
+        "/v1/returns/suggestions",
+        headers=make_key("admin"),
+        params={"location_id": "loc_1", "skus": ["SOCKS", "N\x00L"]},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "skus[1]"

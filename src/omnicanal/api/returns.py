@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from omnicanal.api.deps import DbDep, Write, check_store, require, writer
 from omnicanal.auth.model import Principal
@@ -14,6 +14,10 @@ from omnicanal.returns import service, views
 from omnicanal.returns.model import Condition, Outcome, Reason, ReturnStatus
 from omnicanal.shared.pagination import DEFAULT_LIMIT
 from omnicanal.storage.uow import UnitOfWork
+
+# Identifiers in a query: no control characters (PostgreSQL refuses a NUL inside a string).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_PRINTABLE)]
 
 router = APIRouter(tags=["returns"])
 
@@ -152,8 +156,8 @@ def list_returns(
 def suggestions_before(
     db: DbDep,
     principal: ReadKey,
-    location_id: str,
-    skus: Annotated[list[str], Query(min_length=1, max_length=20)],
+    location_id: Annotated[str, Query(min_length=1, max_length=40, pattern=_PRINTABLE)],
+    skus: Annotated[list[Sku], Query(min_length=1, max_length=20)],
 ) -> object:
     check_store(principal, location_id)
     with db.read() as session:
