@@ -17,6 +17,7 @@ from omnicanal.carts.service import Actor
 from omnicanal.carts.tables import CartLineRow
 from omnicanal.customers.model import Identifier, normalise_identifier
 from omnicanal.customers.service import identify
+from omnicanal.customers.timeline import ActivityInput, TimelineKind, record_activities
 from omnicanal.inventory import service as inventory
 from omnicanal.inventory.tables import StockLevelRow
 from omnicanal.locations.tables import LocationRow
@@ -243,21 +244,40 @@ def _start_session(
         return
     ctx.schedule(
         ctx.later(timedelta(minutes=rng.uniform(2, 15))),
-        lambda: _sign_in(ctx, person, rng, cart_id, start, channel, method),
+        lambda: _sign_in(ctx, person, rng, _Session(cart_id, token, skus), start, channel, method),
     )
+
+
+@dataclass(frozen=True)
+class _Session:
+    cart_id: str
+    token: str  # the session's first-party id, the anonymous cart's token
+    skus: list[str]  # the product pages seen, then put in the cart
+
+
+def _browsing(uow: UnitOfWork, profile: str, channel: str, session: str, skus: list[str]) -> None:
+    """What the site or app reports on the profile once it knows who browses: the session
+    and the product pages seen (the timeline and the session-conversion KPI read them)."""
+    activities = [ActivityInput(TimelineKind.SESSION, "started", channel, session_id=session)]
+    activities += [
+        ActivityInput(TimelineKind.VIEW, "viewed", channel, session_id=session, ref=sku)
+        for sku in skus
+    ]
+    record_activities(uow, profile, activities)
 
 
 def _sign_in(
     ctx: Context,
     person: Persona,
     rng: random.Random,
-    cart_id: str,
+    session: _Session,
     start: str,
     channel: str,
     method: str,
 ) -> None:
     """Login: the anonymous cart becomes the customer's (merged into one they already had)."""
     card = person.card if rng.random() < 0.3 else None  # typed in their account page
+    cart_id, token, skus = session.cart_id, session.token, session.skus
 
     def sign_in(uow: UnitOfWork) -> tuple[str, str]:
         profile = _identify(
@@ -269,6 +289,7 @@ def _sign_in(
             ("loyalty_card", card),
         )
         cart = carts.attach_customer(uow, cart_id, customer_id=profile, actor=Actor(start))
+        _browsing(uow, profile, start, token, skus)
         return profile, cart.id
 
     signed = ctx.attempt(f"sign in {start}", sign_in)
@@ -291,6 +312,8 @@ def _finish(
 
     def resume(uow: UnitOfWork) -> tuple[str, str | None]:
         profile = _identify(uow, person, channel, ("email", person.email), _device(person, channel))
+        if start != channel:  # a new session on the other device
+            _browsing(uow, profile, channel, f"{channel}-{rng.getrandbits(48):012x}", [])
         opened = carts.open_cart(uow, actor=Actor(channel), customer_id=profile)
         filled = uow.session.scalar(
             select(CartLineRow.id).where(CartLineRow.cart_id == opened.cart.id).limit(1)
