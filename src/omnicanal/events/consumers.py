@@ -14,12 +14,14 @@ the others.
 
 from __future__ import annotations
 
+import time
 import traceback
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,6 +64,7 @@ class ConsumerPolicy:
     max_attempts: int = 5
     backoff_base: timedelta = timedelta(seconds=2)
     batch_size: int = 200
+    batch_seconds: float = 0.05  # longest write transaction applying a batch of events
 
 
 def _lock_cursor(uow: UnitOfWork, name: str) -> ConsumerCursorRow:
@@ -108,8 +111,8 @@ def _failure(session: Session, name: str, event_id: str) -> ConsumerFailureRow |
 
 def run_consumer(db: Database, consumer: Consumer, policy: ConsumerPolicy) -> int:
     """Apply the next batch of published events to ``consumer``; returns how many it applied or
-    skipped (0 when it is up to date or waiting to retry a failed event)."""
-    ensure_cursor(db, consumer.name)
+    skipped (0 when it is up to date, busy in another process, or waiting to retry)."""
+    _ensure_cursor_once(db, consumer.name)
     with db.read() as session:
         after = cursor_position(session, consumer.name)
         rows = session.scalars(
@@ -120,46 +123,61 @@ def run_consumer(db: Database, consumer: Consumer, policy: ConsumerPolicy) -> in
         ).all()
         events = [stored(row) for row in rows]
     done = 0
-    skipped_to: int | None = None  # unwanted events passed since the last applied one
-    for event in events:
-        assert event.position is not None
-        if not consumer.wants(event.type):
-            skipped_to = event.position
-            continue
-        if _apply(db, consumer, event, policy) in ("wait", "busy"):
+    while events:
+        applied, events, failed = _apply_batch(db, consumer, events, policy)
+        done += applied
+        if failed is not None:
+            event, exc = failed
+            _record_failure(db, consumer, event, exc, policy)
             break
-        skipped_to = None  # applying moved the cursor past the skipped events too
-        done += 1
-    if skipped_to is not None:
-        _advance(db, consumer.name, skipped_to)
-        done += 1
+        if not applied:
+            break  # busy in another process, or waiting for a retry that is not due
     return done
 
 
-def _advance(db: Database, name: str, position: int) -> None:
+def _apply_batch(
+    db: Database, consumer: Consumer, events: Sequence[StoredEvent], policy: ConsumerPolicy
+) -> tuple[int, list[StoredEvent], tuple[StoredEvent, Exception] | None]:
+    """Apply events in order in **one** transaction, each in its own savepoint, for at most
+    ``policy.batch_seconds`` (a write transaction must stay short: on SQLite it holds the
+    database's write lock). Each applied event gets its processed record; the cursor moves past
+    the events applied and the unwanted ones between them, all committed together. A handler
+    that raises rolls back its savepoint only: the events before it commit, and the failure is
+    returned for the caller to record (retry with backoff, then park).
+
+    Returns (events applied or skipped, events left for the next transaction, failure)."""
+    count = 0
+    failed: tuple[StoredEvent, Exception] | None = None
+    rest: list[StoredEvent] = []
+    deadline = time.monotonic() + policy.batch_seconds
     with db.uow() as uow:
-        cursor = _lock_cursor(uow, name)
-        if cursor.position < position:
-            cursor.position = position
-            cursor.updated_at = uow.now()
-
-
-def _apply(db: Database, consumer: Consumer, event: StoredEvent, policy: ConsumerPolicy) -> str:
-    assert event.position is not None
-    with db.read() as session:
-        failure = _failure(session, consumer.name, event.id)
-        retrying = failure is not None and failure.status == "retrying"
-        if retrying and failure is not None and failure.next_attempt_at > db.clock.now():
-            return "wait"
-    try:
-        with db.uow() as uow:
-            cursor = _lock_cursor_unless_busy(uow, consumer.name, wait=False)
-            if cursor is None:
-                return "busy"  # another server process is applying this consumer's events
-            if cursor.position >= event.position:
-                return "done"  # another process applied it meanwhile
-            consumer.handle(uow, event)
-            uow.session.add(
+        cursor = _lock_cursor_unless_busy(uow, consumer.name, wait=False)
+        if cursor is None:
+            return 0, [], None  # another server process is applying this consumer's events
+        session = uow.session
+        wanted = [e for e in events if e.position is not None and e.position > cursor.position]
+        failures = _pending_failures(session, consumer.name, wanted)
+        moved_to = cursor.position
+        now = uow.now()
+        for index, event in enumerate(wanted):
+            assert event.position is not None
+            if count and time.monotonic() > deadline:
+                rest = wanted[index:]
+                break
+            if not consumer.wants(event.type):
+                moved_to = event.position
+                count += 1
+                continue
+            failure = failures.get(event.id)
+            if failure is not None and failure.next_attempt_at > now:
+                break  # retrying, not due yet: the events after it wait (order is kept)
+            try:
+                with session.begin_nested():
+                    consumer.handle(uow, event)
+            except Exception as exc:  # the handler's failure is recorded, never lost
+                failed = (event, exc)
+                break
+            session.add(
                 ProcessedEventRow(
                     consumer=consumer.name,
                     event_id=event.id,
@@ -167,19 +185,43 @@ def _apply(db: Database, consumer: Consumer, event: StoredEvent, policy: Consume
                     processed_at=uow.now(),
                 )
             )
-            cursor.position = event.position
+            if failure is not None:
+                failure.status = "resolved"
+                failure.updated_at = uow.now()
+            moved_to = event.position
+            count += 1
+        if moved_to > cursor.position:
+            cursor.position = moved_to
             cursor.updated_at = uow.now()
-            uow.session.execute(
-                update(ConsumerFailureRow)
-                .where(
-                    ConsumerFailureRow.consumer == consumer.name,
-                    ConsumerFailureRow.event_id == event.id,
-                )
-                .values(status="resolved", updated_at=uow.now())
-            )
-    except Exception as exc:  # the handler's failure is recorded, never lost
-        return _record_failure(db, consumer, event, exc, policy)
-    return "done"
+    return count, rest, failed
+
+
+def _pending_failures(
+    session: Session, name: str, events: Sequence[StoredEvent]
+) -> dict[str, ConsumerFailureRow]:
+    """The events of this batch that failed before and are being retried."""
+    if not events:
+        return {}
+    rows = session.scalars(
+        select(ConsumerFailureRow).where(
+            ConsumerFailureRow.consumer == name,
+            ConsumerFailureRow.status == "retrying",
+            ConsumerFailureRow.event_id.in_([e.id for e in events]),
+        )
+    )
+    return {row.event_id: row for row in rows}
+
+
+_ENSURED: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _ensure_cursor_once(db: Database, name: str) -> None:
+    """``ensure_cursor`` once per process and database (not a write transaction per round; a
+    cursor row removed since is created again by the locked read that needs it)."""
+    seen = _ENSURED.setdefault(db, set())
+    if name not in seen:
+        ensure_cursor(db, name)
+        seen.add(name)
 
 
 def _record_failure(
