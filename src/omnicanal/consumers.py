@@ -16,6 +16,7 @@ def all_consumers() -> list[Consumer]:
     from omnicanal.orders import consumers as orders
     from omnicanal.recommendations import consumers as recommendations
     from omnicanal.service_desk import consumers as service_desk
+    from omnicanal.tills import consumers as tills
 
     consumers: list[Consumer] = [webhooks.FANOUT]
     consumers += carts.CONSUMERS
@@ -25,5 +26,6 @@ def all_consumers() -> list[Consumer]:
     consumers += service_desk.CONSUMERS
     consumers += recommendations.CONSUMERS
     consumers += notifications.CONSUMERS
+    consumers += tills.CONSUMERS
     consumers += analytics.CONSUMERS
     return consumers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from omnicanal.storage.database import Database
 from tests.conftest import MakeKey
 
 
@@ -95,3 +96,18 @@ def test_key_list_is_paginated_and_searchable(client: TestClient, admin: dict[st
     bad = client.get("/v1/keys", params={"cursor": "garbage!"}, headers=admin)
     assert bad.status_code == 422
     assert bad.json()["field"] == "cursor"
+
+
+def test_a_nul_character_is_a_problem_not_a_server_error(
+    client: TestClient, admin: dict[str, str], db: Database
+) -> None:
+    """PostgreSQL stores no NUL in text: the database's refusal is bad input (422), on every
+    route at once; SQLite stores it, so the order is simply not found."""
+    response = client.get("/v1/orders/ord_%00x", headers=admin)
+    assert response.headers["content-type"] == "application/problem+json"
+    if db.is_postgres:
+        assert response.status_code == 422
+        assert response.json()["type"] == "/problems/invalid-value"
+        assert "NUL" in response.json()["detail"]
+    else:
+        assert response.status_code == 404

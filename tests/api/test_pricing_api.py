@@ -272,8 +272,8 @@ def test_channels_read_prices_but_only_head_office_manages_them(
         json={"sku": SKU, "currency": "EUR", "amount": "89.90", "store_id": shop["bastia"]},
         headers=idem(till),
     )
-    assert other.status_code == 422
-    assert other.json()["field"] == "store_id"
+    assert other.status_code == 403
+    assert other.json()["type"] == "/problems/wrong-store"
 
 
 def test_an_imported_difference_is_unjustified_until_approved(

@@ -235,11 +235,6 @@ def stores(client: TestClient, db: Database, make_key: MakeKey) -> Stores:
     return Stores(client, db, make_key, make_network(db))
 
 
-# Refused, but as a 422 invalid-input rather than a 403 wrong-store (pricing is not this
-# suite's to change; reported).
-REFUSED_AS_INVALID = {"/v1/pricing/observations"}
-
-
 def _wrong_store(response: Any) -> bool:
     return is_problem(response, 403) and response.json()["type"] == "/problems/wrong-store"
 
@@ -406,8 +401,6 @@ def test_an_associate_cannot_act_on_another_store(stores: Stores) -> None:
             response = s.client.get(path, headers=s.rivoli, params=body)
         else:
             response = s.send(method, path, s.rivoli, body)
-        if path in REFUSED_AS_INVALID and is_problem(response, 422):
-            continue
         if not _wrong_store(response):
             allowed.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
     assert allowed == []

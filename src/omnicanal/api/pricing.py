@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from omnicanal.api.deps import DbDep, Write, require, writer
+from omnicanal.api.deps import DbDep, Write, check_store, require, writer
 from omnicanal.api.schemas import Page
 from omnicanal.auth.model import Channel, Principal
 from omnicanal.pricing import audit, service, views
@@ -489,11 +489,8 @@ def record_observation(body: ObservationCreate, write: Observer) -> object:
     price = _money(body.amount, body.currency)
     channel = _channel_of(principal, body.channel)
     store_id = body.store_id if body.store_id is not None else principal.store_id
-    if principal.store_id is not None and store_id != principal.store_id:
-        raise InvalidInput(
-            f"This key is bound to store {principal.store_id}; it reports for that store only.",
-            field="store_id",
-        )
+    if store_id is not None:
+        check_store(principal, store_id)  # a store-bound key reports for its own store only
 
     def use_case(uow: UnitOfWork) -> ObservationPublic:
         row: PriceObservationRow = service.record_observation(

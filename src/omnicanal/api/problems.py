@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnicanal.shared.errors import DomainError, ErrorKind
@@ -113,6 +114,25 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=detail,
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # the database refused a value the validation let through (PostgreSQL stores no NUL
+        # character in text): bad input, and the transaction rolled back, so nothing changed
+        nul = "NUL" in str(exc.orig) or "0x00" in str(exc.orig)
+        return problem(
+            422,
+            code="invalid-value",
+            title="Invalid value",
+            detail=(
+                "A text value contains a NUL character (\\u0000 or %00), which cannot be stored; "
+                "remove it and send the request again."
+                if nul
+                else "A value does not fit what the database can store (too long, out of range "
+                "or malformed); check the request's values and send it again."
+            ),
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)

@@ -68,6 +68,7 @@ def holders() -> list[Holder]:
     from omnicanal.orders import personal_data as orders
     from omnicanal.returns import personal_data as returns
     from omnicanal.service_desk import personal_data as service_desk
+    from omnicanal.tills import personal_data as tills
 
     return [
         Holder("timeline", timeline.export_entries, timeline.erase_entries),
@@ -77,6 +78,7 @@ def holders() -> list[Holder]:
         Holder("orders", orders.export_orders, orders.erase_orders, orders.personal_values),
         Holder("returns", returns.export_returns, returns.erase_returns),
         Holder("loyalty", loyalty.export_loyalty, loyalty.erase_loyalty),
+        Holder("tills", tills.export_sales, tills.erase_sales),
     ]
 
 
