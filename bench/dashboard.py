@@ -10,7 +10,10 @@ returns, CSAT, identified customers), never by placing the orders. Then
   (one sample = the whole page's data);
 - ``revenue_by_day``: revenue over the year grouped by day (365 groups);
 - ``no_show_by_store``: the click & collect no-show rate over the year per store;
-- ``basket_one_store_month``: the average basket of one store over one month.
+- ``basket_one_store_month``: the average basket of one store over one month;
+- ``console_page``: the head-office dashboard page itself, ``GET /console/dashboard`` for the
+  year grouped by channel, signed in, through the whole application in process (FastAPI's test
+  client: session cookie, the ten KPI tiles, the chart rendered as SVG, the Jinja2 page).
 
 ``python -m bench.dashboard [--backend sqlite|postgres|both] [--orders N] [--samples N]``.
 SQLite: ``var/bench/bench-dashboard.db``. PostgreSQL: ``OMNICANAL_BENCH_DASHBOARD_PG_URL``
@@ -253,10 +256,62 @@ def measure(db: Database, samples: int) -> dict[str, Any]:
         ),
     }
     results = {name: _timed(db, fn, samples) for name, fn in cases.items()}
+    results["console_page"] = _page(db, samples)
     with db.read() as session:
         year = kpi_values(session, kpi="order_count", start=START, end=END)[0].value
     results["orders_in_rollups"] = {"value": int(year or 0)}
     return results
+
+
+def _page(db: Database, samples: int) -> dict[str, float]:
+    """The console's dashboard page, rendered through the application (in process)."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from omnicanal.api.app import create_app
+    from omnicanal.console.tables import ConsoleUserRow
+    from omnicanal.console.users import create_user
+    from omnicanal.settings import Settings
+
+    users = ConsoleUserRow.__table__
+    ConsoleUserRow.metadata.create_all(db.engine, tables=[users])  # type: ignore[list-item]
+    with db.engine.begin() as conn:
+        conn.execute(users.delete())
+    with db.uow() as uow:
+        create_user(
+            uow,
+            email="bench@example.com",
+            display_name="Bench",
+            password="bench-password",
+            role="head_office",
+        )
+    app = create_app(Settings(database_url=db.url, run_background_workers=False), db=db)
+    path = f"/console/dashboard?start={START.date()}&end={END.date()}&group_by=channel"
+    with TestClient(app) as client:
+        form = client.get("/console/sign-in").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        if token is None:
+            raise RuntimeError("no CSRF token on the sign-in page")
+        client.post(
+            "/console/sign-in",
+            data={
+                "email": "bench@example.com",
+                "password": "bench-password",
+                "csrf_token": token.group(1),
+            },
+        )
+        first = client.get(path)
+        if first.status_code != 200 or "<svg" not in first.text:
+            raise RuntimeError(f"dashboard page: {first.status_code} {first.text[:300]}")
+        for _ in range(3):
+            client.get(path)
+        times = []
+        for _ in range(samples):
+            t = time.perf_counter()
+            client.get(path)
+            times.append(time.perf_counter() - t)
+    return percentiles(times)
 
 
 def backends(choice: str) -> list[tuple[str, str]]:
