@@ -15,7 +15,9 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import nats
@@ -27,6 +29,8 @@ from sqlalchemy.engine import make_url
 from omnicanal.storage.migrate import alembic_config
 from omnicanal.storage.registry import load_all_tables
 from tests.conftest import service_unavailable
+
+T = TypeVar("T")
 
 NATS_URL = os.environ.get("OMNICANAL_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
@@ -47,6 +51,13 @@ def nats_url() -> str:
     return NATS_URL
 
 
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a fresh event loop in its own thread: the main thread
+    may already run a loop (Playwright's sync API keeps one for the browser tests' session)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 async def _delete_stream(url: str, stream: str) -> None:
     nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
     try:
@@ -63,7 +74,7 @@ def stream(nats_url: str) -> Iterator[str]:
     name = f"TEST_{uuid.uuid4().hex[:10].upper()}"
     yield name
     if reachable(nats_url):
-        asyncio.run(_delete_stream(nats_url, name))
+        run_async(_delete_stream(nats_url, name))
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from omnicanal.shared.clock import FrozenClock
 from omnicanal.storage.database import Database
 from omnicanal.storage.uow import UnitOfWork
 from tests.event_helpers import Echoed, Pinged, ping
+from tests.reliability.conftest import run_async
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +134,7 @@ def test_committed_events_are_relayed_once_per_id_even_when_republished(
     finally:
         transport.close()
     prefix = stream.lower()
-    assert [m[:2] for m in asyncio.run(stream_messages(nats_url, stream))] == [
+    assert [m[:2] for m in run_async(stream_messages(nats_url, stream))] == [
         (f"{prefix}.tests.pinged", event_id) for event_id in ids
     ]
 
@@ -148,7 +148,7 @@ def test_personal_data_never_leaves_the_database(db: Database, nats_url: str, st
         transport.run_once()
     finally:
         transport.close()
-    ((subject, _, body),) = asyncio.run(stream_messages(nats_url, stream))
+    ((subject, _, body),) = run_async(stream_messages(nats_url, stream))
     envelope = json.loads(body)
     assert subject == f"{stream.lower()}.tests.greeted"
     assert envelope["data"] == {"store": "PAR-RIVOLI"}
@@ -174,7 +174,7 @@ def test_durable_consumers_apply_each_event_once_in_order_and_redeliveries_chang
         await nc.jetstream().delete_consumer(stream, "tests_echo")
         await nc.close()
 
-    asyncio.run(forget_acks())
+    run_async(forget_acks())
     transport = NatsTransport(db, [consumer], FAST, config)
     with running(transport, db):
         wait_for(lambda: transport.outcomes["tests.echo duplicate"] == 4)
