@@ -675,9 +675,10 @@ C_COMMIT = (
 )
 C_ORDER = (
     "INSERT INTO orders (id, channel, store_id, customer_id, external_ref, cart_id, currency, "
-    "subtotal_minor, total_minor, status, status_partial, locale, contact, shipping_address, "
-    "routing, created_at, updated_at) VALUES (:id, 'web', NULL, NULL, :ref, NULL, 'EUR', :total, "
-    ":total, 'allocated', :false, 'en', :contact, :address, :routing, :now, :now)"
+    "subtotal_minor, total_minor, discount_minor, bonus_points, promotions, status, "
+    "status_partial, locale, contact, shipping_address, routing, created_at, updated_at) VALUES "
+    "(:id, 'web', NULL, NULL, :ref, NULL, 'EUR', :total, :total, 0, 0, '[]', 'allocated', "
+    ":false, 'en', :contact, :address, :routing, :now, :now)"
 )
 C_GROUP = (
     "INSERT INTO fulfilment_groups (id, order_id, method, status, location_id, allocated_on, "
@@ -697,8 +698,8 @@ C_MOVEMENT = (
 )
 C_LINE = (
     "INSERT INTO order_lines (id, order_id, group_id, sku, title, quantity, quantity_cancelled, "
-    "unit_price_minor, reservation_id) VALUES (:id, :order_id, :group_id, :sku, :title, :q, 0, "
-    ":price, :res)"
+    "unit_price_minor, discount_minor, reservation_id) VALUES (:id, :order_id, :group_id, :sku, "
+    ":title, :q, 0, :price, 0, :res)"
 )
 C_PAYMENT = (
     "INSERT INTO order_payments (id, order_id, kind, provider, reference, amount_minor, "
