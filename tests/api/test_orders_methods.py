@@ -211,6 +211,10 @@ def test_back_orders_only_where_the_retailer_allows_them(ch: Channels, net: Netw
     group = order["groups"][0]["id"]
     still = ch.post(f"/v1/fulfilment-groups/{group}/allocate", ch.admin)
     assert still.status_code == 409
+    # a store's till may not route a web back-order (no location yet): not its store's order
+    not_theirs = ch.post(f"/v1/fulfilment-groups/{group}/allocate", ch.till)
+    assert not_theirs.status_code == 403
+    assert not_theirs.json()["type"] == "/problems/wrong-store"
     ch.post(
         "/v1/stock/receipts",
         ch.admin,

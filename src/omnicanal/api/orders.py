@@ -17,7 +17,7 @@ from omnicanal.orders import fulfilment, service, views
 from omnicanal.orders.model import Method, OrderStatus
 from omnicanal.orders.tables import FulfilmentGroupRow, OrderRow
 from omnicanal.orders.wording import pick_locale
-from omnicanal.shared.errors import InvalidInput
+from omnicanal.shared.errors import Forbidden, InvalidInput
 from omnicanal.shared.money import Money
 from omnicanal.shared.pagination import DEFAULT_LIMIT
 from omnicanal.storage.paging import keyset_page
@@ -358,10 +358,22 @@ def ship(group_id: str, write: FulfilWrite, body: ShipIn | None = None) -> objec
 
 
 def _at_own_store(uow: UnitOfWork, principal: Principal, group_id: str) -> None:
-    """Allocate and deliver take no acting store: a store-bound key acts on its store's groups."""
+    """Allocate and deliver take no acting store: a store-bound key acts on its store's groups,
+    and routes a back-order not yet at any location only when its own store took the order."""
     group = uow.session.get(FulfilmentGroupRow, group_id)
-    if group is not None and group.location_id is not None:
+    if group is None or principal.store_id is None:
+        return
+    if group.location_id is not None:
         check_store(principal, group.location_id)
+        return
+    order = uow.session.get(OrderRow, group.order_id)
+    if order is None or order.store_id != principal.store_id:
+        raise Forbidden(
+            f"This key is bound to store {principal.store_id}; the back-order {group_id} was "
+            "not taken at that store, so head office or the channel that took it routes it.",
+            code="wrong-store",
+            store_id=principal.store_id,
+        )
 
 
 @router.post("/fulfilment-groups/{group_id}/allocate", summary="Route a back-order again")
