@@ -43,7 +43,6 @@ from typing import Any
 
 import httpx2
 import nats
-from alembic import command
 from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -58,8 +57,7 @@ from omnicanal.runtime import BackgroundRunner
 from omnicanal.settings import Settings
 from omnicanal.shared.ids import new_id
 from omnicanal.storage.database import Database
-from omnicanal.storage.migrate import alembic_config
-from omnicanal.storage.registry import load_all_tables
+from omnicanal.storage.migrate import fresh_schema
 from omnicanal.workers import event_dispatcher
 
 PG_SERVER = os.environ.get(
@@ -85,21 +83,9 @@ def database_url() -> str:
     return server.set(database=DATABASE).render_as_string(hide_password=False)
 
 
-def fresh_schema(url: str) -> None:
-    """Every table as the code declares it, empty, stamped at the migration head."""
-    engine = create_engine(url)
-    metadata = load_all_tables()
-    metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    metadata.create_all(engine)
-    engine.dispose()
-    command.stamp(alembic_config(url), "head")
-
-
 # -- time to unification --------------------------------------------------------------------------
 def unification(url: str, *, transport: str, seconds: float, rate: float) -> dict[str, Any]:
-    fresh_schema(url)
+    fresh_schema(url, stamp=True)
     stream = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
     settings = Settings(
         database_url=url,
@@ -203,7 +189,7 @@ def prepare_orders(url: str) -> str:
     """The demo network (24 stores, 2 warehouses) with 240 SKUs everywhere, 100,000 more units
     per level (one receipt movement each: the ledger still sums to the levels), capacities out of
     the way; returns a web key's secret."""
-    fresh_schema(url)
+    fresh_schema(url, stamp=True)
     db = Database(url)
     try:
         seed_retailer(db, skus=240, density=1.0)

@@ -20,6 +20,7 @@ from omnicanal.auth.service import create_key
 from omnicanal.settings import Settings
 from omnicanal.shared.clock import FrozenClock
 from omnicanal.storage.database import Database
+from omnicanal.storage.migrate import fresh_schema
 from omnicanal.storage.registry import load_all_tables
 
 REQUIRE_SERVICES = os.environ.get("OMNICANAL_REQUIRE_SERVICES") == "1"
@@ -52,14 +53,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def _schema(database_url: str) -> str:
-    metadata = load_all_tables()
-    engine = create_engine(database_url)
-    metadata.drop_all(engine)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    metadata.create_all(engine)
-    engine.dispose()
+    fresh_schema(database_url)
     return database_url
 
 

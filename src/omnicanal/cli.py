@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -14,9 +13,6 @@ from omnicanal.console import cli as users_cli
 from omnicanal.settings import get_settings
 from omnicanal.simulation.cli import register as register_simulate
 from omnicanal.storage.database import Database
-
-if TYPE_CHECKING:
-    from omnicanal.console.demo import DemoUser
 
 app = typer.Typer(help="omnicanal: unified commerce for every channel.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -234,7 +230,9 @@ def demo(
             f"{report.variants} SKUs, {report.levels} stock levels ({report.units} units) "
             f"in {time.perf_counter() - started:.1f}s"
         )
-    demo_users = _ensure_demo_users(db)
+    from omnicanal.console.demo import ensure_demo_users
+
+    demo_users = ensure_demo_users(db)
     db.dispose()
     table = Table("channel", "key", "for", title="Demo API keys (Authorization: Bearer …)")
     for secret, name, channel, _bound in DEMO_KEYS:
@@ -275,26 +273,6 @@ def demo(
             if activity is not None:
                 activity.stop()
                 live_db.dispose()
-
-
-def _ensure_demo_users(db: Database) -> list[DemoUser]:
-    """The demo's console users (created once; a database seeded before the console had none)."""
-    from sqlalchemy import select
-
-    from omnicanal.console.demo import DEMO_DOMAIN, DEMO_PASSWORD, DemoUser, create_demo_users
-    from omnicanal.console.tables import ConsoleUserRow
-    from omnicanal.locations.tables import LocationRow
-
-    with db.read() as session:
-        rows = session.execute(
-            select(ConsoleUserRow.email, ConsoleUserRow.role, LocationRow.name)
-            .outerjoin(LocationRow, LocationRow.id == ConsoleUserRow.store_id)
-            .where(ConsoleUserRow.email.like(f"%@{DEMO_DOMAIN}"))
-            .order_by(ConsoleUserRow.role.desc(), ConsoleUserRow.email)
-        ).all()
-    if not rows:
-        return create_demo_users(db)
-    return [DemoUser(email, role, store, DEMO_PASSWORD) for email, role, store in rows]
 
 
 customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)

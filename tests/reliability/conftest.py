@@ -22,12 +22,10 @@ from urllib.parse import urlparse
 
 import nats
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from omnicanal.storage.migrate import alembic_config
-from omnicanal.storage.registry import load_all_tables
+from omnicanal.storage.migrate import fresh_schema
 from tests.conftest import service_unavailable
 
 T = TypeVar("T")
@@ -99,12 +97,5 @@ def reliability_url(database_url: str) -> str:
     finally:
         admin.dispose()
     url = suite.set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    metadata = load_all_tables()
-    metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    metadata.create_all(engine)
-    engine.dispose()
-    command.stamp(alembic_config(url), "head")
+    fresh_schema(url, stamp=True)
     return url

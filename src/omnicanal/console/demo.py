@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from omnicanal.console.tables import ConsoleUserRow
 from omnicanal.console.users import create_user
 from omnicanal.locations.tables import LocationRow
 from omnicanal.storage.database import Database
@@ -56,3 +57,17 @@ def create_demo_users(db: Database) -> list[DemoUser]:
             )
             created.append(DemoUser(email, "associate", name, DEMO_PASSWORD))
     return created
+
+
+def ensure_demo_users(db: Database) -> list[DemoUser]:
+    """The demo users, created once (a database seeded before the console had none)."""
+    with db.read() as session:
+        rows = session.execute(
+            select(ConsoleUserRow.email, ConsoleUserRow.role, LocationRow.name)
+            .outerjoin(LocationRow, LocationRow.id == ConsoleUserRow.store_id)
+            .where(ConsoleUserRow.email.like(f"%@{DEMO_DOMAIN}"))
+            .order_by(ConsoleUserRow.role.desc(), ConsoleUserRow.email)
+        ).all()
+    if not rows:
+        return create_demo_users(db)
+    return [DemoUser(email, role, store, DEMO_PASSWORD) for email, role, store in rows]

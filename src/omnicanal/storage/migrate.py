@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,3 +33,21 @@ def upgrade(url: str, revision: str = "head") -> None:
 def revision(url: str, message: str) -> None:
     """For developers: autogenerate a migration from the tables' differences."""
     command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+def fresh_schema(url: str, *, stamp: bool = False) -> None:
+    """Every table as the code declares it, empty (tests, benchmarks); ``stamp``: marked at the
+    migration head, so ``omnicanal serve`` finds nothing to migrate."""
+    from omnicanal.storage.registry import load_all_tables
+
+    metadata = load_all_tables()
+    engine = create_engine(url)
+    try:
+        metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    if stamp:
+        command.stamp(alembic_config(url), "head")
